@@ -1,0 +1,180 @@
+import { Type } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { ConfigError } from './errors.ts'
+
+const url = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', description })
+const secret = (description: string) => Type.String({ minLength: 1, pattern: '^\\S+$', description })
+const integer = (description: string) => Type.String({ pattern: '^[0-9]{1,9}$', description })
+const flag = (description: string) => Type.String({ pattern: '^(true|false|1|0|yes|no|)$', description })
+const list = (description: string) => Type.String({ pattern: '^[^\\s]*( *, *[^\\s,]+)*$', description })
+
+/** The environment the gateway reads, as strings: every variable, with what a good value looks like. */
+export const EnvSchema = Type.Object({
+  BASE_URL: url('an http(s) URL such as https://mcp.example.com'),
+  RAGIE_API_KEY: secret('a non-empty key without spaces'),
+  RAGIE_MCP_SERVER_URL: url('an http(s) URL such as https://api.ragie.ai'),
+  WORKOS_API_KEY: secret('a non-empty key without spaces'),
+  WORKOS_AUTHORIZATION_SERVER_URL: url('the AuthKit issuer URL, such as https://acme.authkit.app'),
+  WORKOS_CLIENT_ID: secret('a non-empty client id without spaces'),
+  WORKOS_API_URL: Type.Optional(url('an http(s) URL such as https://api.workos.com')),
+  PORT: Type.Optional(integer('a port number')),
+  HOST: Type.Optional(Type.String({ minLength: 1, description: 'a host name or address' })),
+  LOG_LEVEL: Type.Optional(Type.String({ pattern: '^(trace|debug|info|warn|error|fatal|silent)$', description: 'one of debug, info, warn, error, silent' })),
+  NODE_ENV: Type.Optional(Type.String()),
+  MAPPING_FILE: Type.Optional(Type.String({ description: 'a path to a JSON file' })),
+  STRICT_MAPPING: Type.Optional(flag('true or false')),
+  EXTRA_AUDIENCES: Type.Optional(list('a comma-separated list of audiences')),
+  CLOCK_TOLERANCE_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  JWKS_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  JWKS_CACHE_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  JWKS_REFETCH_COOLDOWN_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  MEMBERSHIP_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  MEMBERSHIP_NEGATIVE_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  MEMBERSHIP_CACHE_MAX: Type.Optional(integer('a whole number of entries')),
+  WORKOS_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  WORKOS_MAX_RETRIES: Type.Optional(integer('a whole number')),
+  METADATA_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  METADATA_CACHE_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  UPSTREAM_CONNECT_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  UPSTREAM_HEADERS_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  SHUTDOWN_GRACE_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  RETRY_AFTER_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  ALLOWED_ORIGINS: Type.Optional(list('a comma-separated list of origins such as https://app.example.com')),
+  TRUST_PROXY: Type.Optional(flag('true or false')),
+  RESOURCE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'a display name' })),
+  RESOURCE_DOCUMENTATION: Type.Optional(url('an http(s) URL')),
+  SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes'))
+})
+
+export type Env = Static<typeof EnvSchema>
+
+/** The validated configuration every plugin reads. */
+export interface Config {
+  baseUrl: string
+  ragieApiKey: string
+  upstreamOrigin: string
+  upstreamPathPrefix: string
+  workosApiKey: string
+  workosApiUrl: string
+  issuer: string
+  jwksUrl: string
+  clientId: string
+  extraAudiences: string[]
+  port: number
+  host: string
+  logLevel: string
+  production: boolean
+  mappingFile: string | undefined
+  strictMapping: boolean
+  clockToleranceSeconds: number
+  jwksTimeoutMs: number
+  jwksCacheTtlSeconds: number
+  jwksRefetchCooldownSeconds: number
+  membershipTtlSeconds: number
+  membershipNegativeTtlSeconds: number
+  membershipCacheMax: number
+  workosTimeoutMs: number
+  workosMaxRetries: number
+  metadataTimeoutMs: number
+  metadataCacheSeconds: number
+  upstreamConnectTimeoutMs: number
+  upstreamHeadersTimeoutMs: number
+  shutdownGraceSeconds: number
+  retryAfterSeconds: number
+  allowedOrigins: string[]
+  trustProxy: boolean
+  resourceName: string
+  resourceDocumentation: string | undefined
+  scopesSupported: string[]
+}
+
+/** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  const raw = pickEnv(env)
+  const first = Value.Errors(EnvSchema, raw).First()
+  if (first !== undefined) {
+    const name = first.path.slice(1)
+    if (raw[name] === undefined) throw new ConfigError(`${name} is required`)
+    const description = (EnvSchema.properties as Record<string, TSchema>)[name]?.description ?? 'valid'
+    throw new ConfigError(`${name} must be ${description}`)
+  }
+  const e = raw as Env
+  const upstream = parseUrl('RAGIE_MCP_SERVER_URL', e.RAGIE_MCP_SERVER_URL, true)
+  const issuer = trimSlash(parseUrl('WORKOS_AUTHORIZATION_SERVER_URL', e.WORKOS_AUTHORIZATION_SERVER_URL, true).href)
+  const baseUrl = parseUrl('BASE_URL', e.BASE_URL, false)
+  return {
+    baseUrl: baseUrl.origin,
+    ragieApiKey: e.RAGIE_API_KEY,
+    upstreamOrigin: upstream.origin,
+    upstreamPathPrefix: trimSlash(upstream.pathname),
+    workosApiKey: e.WORKOS_API_KEY,
+    workosApiUrl: parseUrl('WORKOS_API_URL', e.WORKOS_API_URL ?? 'https://api.workos.com', false).origin,
+    issuer,
+    jwksUrl: `${issuer}/oauth2/jwks`,
+    clientId: e.WORKOS_CLIENT_ID,
+    extraAudiences: splitList(e.EXTRA_AUDIENCES),
+    port: Number(e.PORT ?? 3000),
+    host: e.HOST ?? '0.0.0.0',
+    logLevel: e.LOG_LEVEL ?? 'info',
+    production: e.NODE_ENV === 'production',
+    mappingFile: e.MAPPING_FILE === '' ? undefined : e.MAPPING_FILE,
+    strictMapping: isTrue(e.STRICT_MAPPING),
+    clockToleranceSeconds: Number(e.CLOCK_TOLERANCE_SECONDS ?? 5),
+    jwksTimeoutMs: Number(e.JWKS_TIMEOUT_MS ?? 3000),
+    jwksCacheTtlSeconds: Number(e.JWKS_CACHE_TTL_SECONDS ?? 600),
+    jwksRefetchCooldownSeconds: Number(e.JWKS_REFETCH_COOLDOWN_SECONDS ?? 30),
+    membershipTtlSeconds: Number(e.MEMBERSHIP_TTL_SECONDS ?? 60),
+    membershipNegativeTtlSeconds: Number(e.MEMBERSHIP_NEGATIVE_TTL_SECONDS ?? 10),
+    membershipCacheMax: Number(e.MEMBERSHIP_CACHE_MAX ?? 10000),
+    workosTimeoutMs: Number(e.WORKOS_TIMEOUT_MS ?? 3000),
+    workosMaxRetries: Number(e.WORKOS_MAX_RETRIES ?? 0),
+    metadataTimeoutMs: Number(e.METADATA_TIMEOUT_MS ?? 3000),
+    metadataCacheSeconds: Number(e.METADATA_CACHE_SECONDS ?? 300),
+    upstreamConnectTimeoutMs: Number(e.UPSTREAM_CONNECT_TIMEOUT_MS ?? 5000),
+    upstreamHeadersTimeoutMs: Number(e.UPSTREAM_HEADERS_TIMEOUT_MS ?? 60000),
+    shutdownGraceSeconds: Number(e.SHUTDOWN_GRACE_SECONDS ?? 10),
+    retryAfterSeconds: Number(e.RETRY_AFTER_SECONDS ?? 5),
+    allowedOrigins: splitList(e.ALLOWED_ORIGINS).map(o => parseUrl('ALLOWED_ORIGINS', o, false).origin),
+    trustProxy: isTrue(e.TRUST_PROXY),
+    resourceName: e.RESOURCE_NAME ?? 'Ragie MCP',
+    resourceDocumentation: e.RESOURCE_DOCUMENTATION,
+    scopesSupported: splitList(e.SCOPES_SUPPORTED)
+  }
+}
+
+function pickEnv (env: Record<string, string | undefined>): Record<string, string> {
+  const raw: Record<string, string> = {}
+  for (const name of Object.keys(EnvSchema.properties)) {
+    const value = env[name]
+    if (value !== undefined) raw[name] = value.trim()
+  }
+  return raw
+}
+
+function parseUrl (name: string, value: string, pathAllowed: boolean): URL {
+  let parsed: URL
+  try {
+    parsed = new URL(value)
+  } catch {
+    throw new ConfigError(`${name} must be a valid URL`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${name} must use http or https`)
+  if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(`${name} must not hold credentials`)
+  if (parsed.search !== '' || parsed.hash !== '') throw new ConfigError(`${name} must not have a query or fragment`)
+  if (!pathAllowed && parsed.pathname !== '/') throw new ConfigError(`${name} must be http(s)://host[:port] with no path`)
+  return parsed
+}
+
+function trimSlash (value: string): string {
+  return value.replace(/\/+$/, '')
+}
+
+function splitList (value: string | undefined): string[] {
+  if (value === undefined) return []
+  return value.split(',').map(s => s.trim()).filter(s => s.length > 0)
+}
+
+function isTrue (value: string | undefined): boolean {
+  return value === 'true' || value === '1' || value === 'yes'
+}

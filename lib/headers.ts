@@ -1,0 +1,55 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+
+// RFC 9110 §7.6.1 connection-specific fields, plus credentials that are the client's, not Ragie's.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'])
+const CLIENT_CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization'])
+const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip'])
+
+export interface ForwardedFor {
+  ip: string
+  protocol: string
+  host: string
+}
+
+/** Lists the header names a Connection header marks as hop-by-hop. */
+function connectionTokens (value: string | string[] | undefined): string[] {
+  if (value === undefined) return []
+  return (Array.isArray(value) ? value.join(',') : value).split(',').map(t => t.trim().toLowerCase()).filter(Boolean)
+}
+
+/**
+ * The headers Ragie receives: the client's minus its credentials, hop-by-hop and forwarding
+ * headers, plus the Ragie key and the gateway's own X-Forwarded-*.
+ */
+export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, apiKey: string, forwarded: ForwardedFor): IncomingHttpHeaders {
+  const drop = connectionTokens(incoming.connection)
+  const out: IncomingHttpHeaders = {}
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || CLIENT_CREDENTIALS.has(name) || FORWARDING.has(name) || drop.includes(name)) continue
+    out[name] = incoming[name]
+  }
+  out.authorization = `Bearer ${apiKey}`
+  out['x-forwarded-for'] = forwarded.ip
+  out['x-forwarded-proto'] = forwarded.protocol
+  out['x-forwarded-host'] = forwarded.host
+  return out
+}
+
+/**
+ * The headers the client receives: Ragie's minus cookies, hop-by-hop and CORS (the gateway owns
+ * its CORS policy), and event streams marked never to be buffered.
+ */
+export function clientResponseHeaders (incoming: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const drop = connectionTokens(incoming.connection)
+  const out: OutgoingHttpHeaders = {}
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || name === 'set-cookie' || name.startsWith('access-control-') || drop.includes(name)) continue
+    out[name] = incoming[name]
+  }
+  const type = incoming['content-type']
+  if (typeof type === 'string' && type.startsWith('text/event-stream')) {
+    out['x-accel-buffering'] = 'no'
+    out['cache-control'] ??= 'no-cache'
+  }
+  return out
+}

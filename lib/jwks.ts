@@ -1,0 +1,117 @@
+import { createPublicKey } from 'node:crypto'
+import type { JsonWebKey } from 'node:crypto'
+import buildGetJwks from 'get-jwks'
+import type { JWK } from 'get-jwks'
+import { gatewayError } from './errors.ts'
+
+export interface KeyStoreOptions {
+  issuer: string
+  jwksUrl: string
+  timeoutMs: number
+  cacheTtlMs: number
+  refetchCooldownMs: number
+  fetch?: typeof fetch
+  now?: () => number
+}
+
+/** AuthKit's signing keys: get-jwks' cache and PEM conversion, with the refetch policy a gateway needs. */
+export interface KeyStore {
+  /** The PEM public key for a token header; throws GW_TOKEN_INVALID or GW_JWKS_UNAVAILABLE. */
+  getKey: (header: { kid?: unknown, alg?: unknown }) => Promise<string>
+  /** Fetches the JWKS now (one fetch at a time), seeding every key it holds. */
+  refresh: () => Promise<void>
+  /** True once a JWKS fetch has succeeded. */
+  readonly ready: boolean
+  /** How many JWKS fetches were started. */
+  readonly fetches: number
+}
+
+/**
+ * get-jwks fetches the whole JWKS again for every unknown kid, trusts the token's `iss` as the
+ * domain, and its `timeout` is ignored by native fetch. Here the domain is fixed to the configured
+ * issuer, one fetch seeds every key, an unknown kid triggers at most one fetch per cooldown, and
+ * each fetch is bounded by an AbortSignal timeout.
+ */
+export function createKeyStore (opts: KeyStoreOptions): KeyStore {
+  const doFetch = opts.fetch ?? fetch
+  const now = opts.now ?? Date.now
+  const domain = opts.issuer + '/'
+  const getJwks = buildGetJwks({ issuersWhitelist: [domain], ttl: opts.cacheTtlMs, max: 50 })
+  const pems = new WeakMap<object, string>()
+  let inflight: Promise<void> | null = null
+  let lastFetchAt = -Infinity
+  let ready = false
+  let fetches = 0
+
+  async function fetchKeys (): Promise<void> {
+    fetches++
+    lastFetchAt = now()
+    let body: { keys?: unknown }
+    try {
+      const res = await doFetch(opts.jwksUrl, { signal: AbortSignal.timeout(opts.timeoutMs), headers: { accept: 'application/json' } })
+      if (!res.ok) throw new Error(`status ${res.status}`)
+      body = await res.json() as { keys?: unknown }
+    } catch {
+      throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+    }
+    if (!Array.isArray(body.keys)) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+    for (const jwk of body.keys as JWK[]) {
+      if (jwk?.kty !== 'RSA' || typeof jwk.kid !== 'string' || (jwk.alg !== undefined && jwk.alg !== 'RS256')) continue
+      if (jwk.use !== undefined && jwk.use !== 'sig') continue
+      try {
+        toPem(jwk)
+      } catch {
+        continue
+      }
+      getJwks.cache.set(cacheKey(jwk.kid), jwk)
+    }
+    ready = true
+  }
+
+  function refresh (): Promise<void> {
+    inflight ??= fetchKeys().finally(() => { inflight = null })
+    return inflight
+  }
+
+  function cacheKey (kid: string): string {
+    return getJwks.generateCacheKey('RS256', kid, domain)
+  }
+
+  function toPem (jwk: JWK): string {
+    let pem = pems.get(jwk)
+    if (pem === undefined) {
+      pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+      pems.set(jwk, pem)
+    }
+    return pem
+  }
+
+  async function getKey (header: { kid?: unknown, alg?: unknown }): Promise<string> {
+    if (header.alg !== 'RS256') throw gatewayError('GW_TOKEN_INVALID', 'the token must be signed with RS256')
+    const kid = header.kid
+    if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256) throw gatewayError('GW_TOKEN_INVALID', 'the token header has no usable key id')
+    const key = cacheKey(kid)
+    const fresh = getJwks.cache.get(key) as JWK | undefined
+    if (fresh !== undefined) return toPem(fresh)
+    const stale = getJwks.staleCache.get(key) as JWK | undefined
+    if (stale !== undefined) {
+      // A known key whose cache entry aged out: refresh, but keep serving it if AuthKit is down.
+      try { await refresh() } catch {}
+      return toPem((getJwks.cache.get(key) as JWK | undefined) ?? stale)
+    }
+    if (now() - lastFetchAt < opts.refetchCooldownMs && inflight === null) {
+      throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
+    }
+    await refresh()
+    const found = getJwks.cache.get(key) as JWK | undefined
+    if (found === undefined) throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
+    return toPem(found)
+  }
+
+  return {
+    getKey,
+    refresh,
+    get ready () { return ready },
+    get fetches () { return fetches }
+  }
+}

@@ -1,0 +1,92 @@
+import { gatewayError } from './errors.ts'
+
+export interface ResourceMetadataOptions {
+  issuer: string
+  resourceName: string
+  resourceDocumentation: string | undefined
+  scopesSupported: readonly string[]
+}
+
+/** RFC 9728 protected resource metadata. */
+export interface ProtectedResourceMetadata {
+  resource: string
+  authorization_servers: string[]
+  bearer_methods_supported: string[]
+  resource_name: string
+  scopes_supported?: string[]
+  resource_documentation?: string
+}
+
+/** An authorization server's metadata document, as AuthKit serves it. */
+export interface AuthServerDocument {
+  issuer: string
+  [field: string]: unknown
+}
+
+/** RFC 9728 protected resource metadata for one resource URL. */
+export function protectedResourceMetadata (resource: string, opts: ResourceMetadataOptions): ProtectedResourceMetadata {
+  const doc: ProtectedResourceMetadata = {
+    resource,
+    authorization_servers: [opts.issuer],
+    bearer_methods_supported: ['header'],
+    resource_name: opts.resourceName
+  }
+  if (opts.scopesSupported.length > 0) doc.scopes_supported = [...opts.scopesSupported]
+  if (opts.resourceDocumentation !== undefined) doc.resource_documentation = opts.resourceDocumentation
+  return doc
+}
+
+export interface AuthServerMetadataOptions {
+  /** The URL of AuthKit's own document. */
+  url: string
+  timeoutMs: number
+  ttlMs: number
+  fetch?: typeof fetch
+  now?: () => number
+}
+
+export interface AuthServerMetadata {
+  /** AuthKit's document: fresh, else the last good copy; throws GW_METADATA_UNAVAILABLE when none. */
+  get: () => Promise<AuthServerDocument>
+}
+
+/**
+ * Fetches AuthKit's authorization server metadata with a timeout, caches it for `ttlMs`, serves
+ * the last good copy when AuthKit fails, and never mistakes an error body for the document.
+ */
+export function createAuthServerMetadata (opts: AuthServerMetadataOptions): AuthServerMetadata {
+  const doFetch = opts.fetch ?? fetch
+  const now = opts.now ?? Date.now
+  let good: AuthServerDocument | null = null
+  let fetchedAt = -Infinity
+  let inflight: Promise<AuthServerDocument> | null = null
+
+  async function load (): Promise<AuthServerDocument> {
+    try {
+      const res = await doFetch(opts.url, { signal: AbortSignal.timeout(opts.timeoutMs), headers: { accept: 'application/json' } })
+      if (!res.ok) throw new Error(`status ${res.status}`)
+      const doc = await res.json() as unknown
+      if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || typeof (doc as { issuer?: unknown }).issuer !== 'string') {
+        throw new Error('not a metadata document')
+      }
+      good = doc as AuthServerDocument
+      fetchedAt = now()
+      return good
+    } catch {
+      // Keep the old copy, but retry it no sooner than a tenth of the TTL.
+      if (good !== null) {
+        fetchedAt = now() - opts.ttlMs * 0.9
+        return good
+      }
+      throw gatewayError('GW_METADATA_UNAVAILABLE', 'the authorization server metadata is unavailable, try again later', { 'retry-after': '5' })
+    }
+  }
+
+  return {
+    async get () {
+      if (good !== null && now() - fetchedAt < opts.ttlMs) return good
+      inflight ??= load().finally(() => { inflight = null })
+      return inflight
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/** An organization id as WorkOS issues them; nothing that could bend a path gets through. */
+export const ORG_PATTERN = /^org_[A-Za-z0-9]{1,64}$/
+
+// Raw or percent-encoded: C0 controls and DEL.
+const CONTROL = /[\u0000-\u001f\u007f]/
+const ENCODED_SEPARATOR = /%(2f|5c)/i
+
+/** The parts of a tenant URL, validated: `rest` and `query` keep the client's own encoding. */
+export interface TenantPath {
+  org: string
+  rest: string
+  query: string
+}
+
+/**
+ * Parses `/<org>/mcp[/<rest>][?query]` from the raw request URL. Returns null (a 404) for any org
+ * that is not an organization id, and any rest with a dot segment, an encoded separator, a control
+ * character, or a percent sign left after decoding, so the upstream path cannot leave
+ * `/mcp/<partition>/`.
+ */
+export function parseTenantPath (rawUrl: string): TenantPath | null {
+  const q = rawUrl.indexOf('?')
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  const query = q === -1 ? '' : rawUrl.slice(q)
+  if (path[0] !== '/' || path.includes('#') || CONTROL.test(rawUrl)) return null
+  const segments = path.slice(1).split('/')
+  const org = decodeSegment(segments[0])
+  if (org === null || !ORG_PATTERN.test(org)) return null
+  if (segments[1] !== 'mcp') return null
+  const rest = segments.slice(2)
+  for (const segment of rest) {
+    if (!isSafeSegment(segment)) return null
+  }
+  return { org, rest: rest.join('/'), query }
+}
+
+function isSafeSegment (raw: string): boolean {
+  if (raw.includes('\\') || ENCODED_SEPARATOR.test(raw)) return false
+  const decoded = decodeSegment(raw)
+  if (decoded === null) return false
+  if (decoded === '.' || decoded === '..') return false
+  // A percent left after one decoding is double encoding: refused, so no upstream can decode it twice.
+  return !CONTROL.test(decoded) && !decoded.includes('%')
+}
+
+function decodeSegment (raw: string | undefined): string | null {
+  if (raw === undefined) return null
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return null
+  }
+}
+
+/** The upstream path: only the validated partition and rest, below the configured prefix. */
+export function upstreamPath (prefix: string, partition: string, tenant: TenantPath): string {
+  return `${prefix}/mcp/${partition}/${tenant.rest}${tenant.query}`
+}
+
+/** The resource URL a tenant's tokens may name as audience, and its metadata URL. */
+export function tenantResource (baseUrl: string, org: string): string {
+  return `${baseUrl}/${org}/mcp`
+}
+
+export function tenantMetadataUrl (baseUrl: string, org: string): string {
+  return `${baseUrl}/.well-known/oauth-protected-resource/${org}/mcp`
+}

@@ -1,0 +1,84 @@
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { createKeyStore } from '../lib/jwks.ts'
+import type { KeyStore } from '../lib/jwks.ts'
+import { checkClaims, toTokenError } from '../lib/token.ts'
+import type { TokenUser } from '../lib/token.ts'
+import { gatewayError, GatewayError } from '../lib/errors.ts'
+import { tenantMetadataUrl, tenantResource } from '../lib/paths.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keyStore: KeyStore
+    /** Verifies the request's bearer token for one tenant; throws a 401 or 503 GatewayError. */
+    authenticate: (request: FastifyRequest, org: string) => Promise<TokenUser>
+  }
+  interface FastifyRequest {
+    gatewayJwtVerify: FastifyRequest['jwtVerify']
+  }
+}
+
+const BEARER = /^bearer\s+/i
+
+/**
+ * AuthKit bearer tokens: @fastify/jwt (fast-jwt) checks RS256, signature, `iss`, `exp`, `nbf`;
+ * keys come from the JWKS key store; the audience and `sub` rules of SPEC §5.4 follow.
+ */
+async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
+  const c = fastify.config
+  const keyStore = createKeyStore({
+    issuer: c.issuer,
+    jwksUrl: c.jwksUrl,
+    timeoutMs: c.jwksTimeoutMs,
+    cacheTtlMs: c.jwksCacheTtlSeconds * 1000,
+    refetchCooldownMs: c.jwksRefetchCooldownSeconds * 1000
+  })
+
+  // Namespaced, so a host app with its own @fastify/jwt keeps it.
+  await fastify.register(fastifyJwt, {
+    namespace: 'gateway',
+    decoratorName: 'gatewayClaims',
+    decode: { complete: true },
+    secret: (_request: FastifyRequest, token: { header: { kid?: unknown, alg?: unknown } }) => keyStore.getKey(token.header),
+    verify: {
+      algorithms: ['RS256'],
+      allowedIss: c.issuer,
+      requiredClaims: ['exp', 'sub'],
+      clockTolerance: c.clockToleranceSeconds * 1000,
+      cache: 10000,
+      errorCacheTTL: 0
+    }
+  } as Parameters<typeof fastifyJwt>[1])
+
+  const audienceRule = { clientId: c.clientId, extraAudiences: c.extraAudiences, baseUrl: c.baseUrl }
+
+  async function authenticate (request: FastifyRequest, org: string): Promise<TokenUser> {
+    const metadata = tenantMetadataUrl(c.baseUrl, org)
+    const header = request.headers.authorization
+    if (header === undefined || !BEARER.test(header)) {
+      throw gatewayError('GW_TOKEN_MISSING', 'a bearer token is required', { 'www-authenticate': `Bearer resource_metadata="${metadata}"` })
+    }
+    try {
+      const payload = await request.gatewayJwtVerify() as Record<string, unknown>
+      return checkClaims(payload, tenantResource(c.baseUrl, org), audienceRule, Math.floor(Date.now() / 1000), c.clockToleranceSeconds)
+    } catch (err) {
+      const e = toTokenError(err)
+      if (e.code !== 'GW_TOKEN_INVALID') {
+        throw e.headers['retry-after'] === undefined ? new GatewayError(e.code, e.message, { 'retry-after': String(c.retryAfterSeconds) }) : e
+      }
+      throw gatewayError('GW_TOKEN_INVALID', e.message, {
+        'www-authenticate': `Bearer error="invalid_token", error_description="${e.message}", resource_metadata="${metadata}"`
+      })
+    }
+  }
+
+  fastify.decorate('keyStore', keyStore)
+  fastify.decorate('authenticate', authenticate)
+  fastify.addHook('onReady', async () => {
+    // Warm the keys without holding the start: readiness reports whether this has worked yet.
+    keyStore.refresh().catch(() => fastify.log.warn('JWKS not reachable at start; /readyz stays 503 until it is'))
+  })
+}
+
+export default fp(jwksAuthPlugin, { name: 'jwks-auth', fastify: '5.x', dependencies: ['config'] })

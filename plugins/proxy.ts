@@ -1,0 +1,95 @@
+import fp from 'fastify-plugin'
+import replyFrom from '@fastify/reply-from'
+import type { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts'
+import { createStreamRegistry } from '../lib/streams.ts'
+import type { StreamRegistry } from '../lib/streams.ts'
+import { gatewayError } from '../lib/errors.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    upstream: Upstream
+  }
+}
+
+/** Where a verified request goes: its upstream path and the Ragie key to send. */
+export interface Destination {
+  path: string
+  apiKey: string
+}
+
+export interface Upstream {
+  forward: (request: FastifyRequest, reply: FastifyReply, destination: Destination) => FastifyReply
+  readonly streams: StreamRegistry
+}
+
+interface UpstreamResponse {
+  headers: Record<string, string | string[] | undefined>
+  stream: Readable
+}
+
+const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'FST_REPLY_FROM_CONNECT_TIMEOUT'])
+
+/**
+ * Streams a request to Ragie with @fastify/reply-from (undici, keep-alive pool): bodies pass
+ * unparsed both ways, event streams are tracked so a shutdown can end them after a grace period.
+ */
+async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
+  const c = fastify.config
+  await fastify.register(replyFrom, {
+    base: c.upstreamOrigin,
+    disableRequestLogging: true,
+    undici: {
+      connections: 128,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: c.upstreamHeadersTimeoutMs,
+      // Event streams may stay quiet for long: their idle limit is not a body timeout.
+      bodyTimeout: 0,
+      connect: { timeout: c.upstreamConnectTimeoutMs }
+    }
+  })
+
+  const streams = createStreamRegistry()
+
+  function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
+    return reply.from(destination.path, {
+      // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
+      retryDelay: () => null,
+      rewriteRequestHeaders: (req, headers) => upstreamRequestHeaders(headers, destination.apiKey, {
+        ip: req.ip,
+        protocol: req.protocol,
+        host: req.host
+      }),
+      rewriteHeaders: headers => clientResponseHeaders(headers) as typeof headers,
+      onResponse: (_req, rep, raw) => {
+        const res = raw as unknown as UpstreamResponse
+        const type = res.headers['content-type']
+        const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
+        rep.send(isStream ? streams.track(res.stream) : res.stream)
+      },
+      onError: (rep, { error }) => {
+        const code = (error as { code?: string }).code ?? ''
+        rep.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')
+        rep.send(TIMEOUT_CODES.has(code)
+          ? gatewayError('GW_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time')
+          : gatewayError('GW_UPSTREAM_UNREACHABLE', 'the MCP server could not be reached'))
+      }
+    })
+  }
+
+  fastify.decorate('upstream', { forward, streams })
+
+  let graceTimer: NodeJS.Timeout | undefined
+  fastify.addHook('preClose', async () => {
+    // In-flight requests finish; event streams get the grace period, then a clean end.
+    if (streams.size > 0) graceTimer = setTimeout(() => streams.endAll(), c.shutdownGraceSeconds * 1000)
+  })
+  fastify.addHook('onClose', async () => {
+    clearTimeout(graceTimer)
+    streams.endAll()
+  })
+}
+
+export default fp(proxyPlugin, { name: 'proxy', fastify: '5.x', dependencies: ['config'] })

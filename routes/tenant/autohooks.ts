@@ -1,0 +1,68 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { parseTenantPath, upstreamPath } from '../../lib/paths.ts'
+import type { TenantPath } from '../../lib/paths.ts'
+import { gatewayError } from '../../lib/errors.ts'
+import { EXPOSED_HEADERS, originAllowed } from '../../lib/cors.ts'
+import { roleAllowed } from '../../lib/membership.ts'
+import type { Destination } from '../../plugins/proxy.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenant: TenantState | null
+  }
+}
+
+/** What the checks learn about a request, step by step. */
+export interface TenantState {
+  path: TenantPath
+  userId?: string
+  destination?: Destination
+}
+
+/**
+ * The order of checks of SPEC §5, one hook a step: each one that answers ends the request, and
+ * nothing after it runs. The proxy handler only runs once all five have passed.
+ */
+export default async function tenantHooks (fastify: FastifyInstance): Promise<void> {
+  const c = fastify.config
+  fastify.decorateRequest('tenant', null)
+
+  // 1. The path: an organization id, and a rest that cannot leave /mcp/<partition>/.
+  fastify.addHook('onRequest', async function checkPath (request: FastifyRequest) {
+    const path = parseTenantPath(request.raw.url ?? '')
+    if (path === null) throw gatewayError('GW_NOT_FOUND', 'no such resource')
+    request.tenant = { path }
+  })
+
+  // 2. The origin, against the allow-list when one is configured (DNS-rebinding defence).
+  fastify.addHook('onRequest', async function checkOrigin (request: FastifyRequest, reply: FastifyReply) {
+    const origin = request.headers.origin
+    if (!originAllowed(origin, c.allowedOrigins)) throw gatewayError('GW_ORIGIN_FORBIDDEN', 'this origin may not call the gateway')
+    if (origin !== undefined) {
+      reply.header('access-control-allow-origin', origin)
+        .header('access-control-expose-headers', EXPOSED_HEADERS)
+        .header('vary', 'Origin')
+    }
+  })
+
+  // 3 and 4. The bearer token, verified for this tenant.
+  fastify.addHook('onRequest', async function authenticate (request: FastifyRequest) {
+    const tenant = request.tenant as TenantState
+    tenant.userId = (await fastify.authenticate(request, tenant.path.org)).userId
+  })
+
+  // 5 and 6. The partition (strict mode 404s only now, so strangers cannot probe), then membership.
+  fastify.addHook('onRequest', async function authorize (request: FastifyRequest) {
+    const tenant = request.tenant as TenantState
+    const { org } = tenant.path
+    const route = fastify.partitions.resolve(org)
+    if (route === null) throw gatewayError('GW_NOT_FOUND', 'no such resource')
+    const membership = await fastify.membership.get(tenant.userId as string, org)
+    if (membership === null) throw gatewayError('GW_NOT_MEMBER', 'the user is not an active member of this organization')
+    if (!roleAllowed(membership, route.allowedRoles)) throw gatewayError('GW_ROLE_FORBIDDEN', 'the user\'s role may not use this organization\'s MCP server')
+    tenant.destination = {
+      path: upstreamPath(c.upstreamPathPrefix, route.partition, tenant.path),
+      apiKey: route.apiKey ?? c.ragieApiKey
+    }
+  })
+}

@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
+import type { FastifyServerOptions } from 'fastify'
+import gateway, { options } from './app.ts'
+import { loadConfig } from './lib/config.ts'
+import type { Config } from './lib/config.ts'
+import { ConfigError } from './lib/errors.ts'
+
+const HELP = `Usage: npm start -- [options]
+
+Runs the Ragie MCP gateway. Configuration comes from the environment (see env.example).
+
+Options:
+  -m, --mapping-file <path>  JSON file mapping organization ids to Ragie partitions
+  -s, --strict-mapping       refuse organizations that are not in the mapping file (404)
+  -h, --help                 show this help
+`
+
+/** Prints one line and exits non-zero: bad configuration never shows a stack trace. */
+function fail (message: string): never {
+  process.stderr.write(`mcp-gateway: ${message}\n`)
+  process.exit(1)
+}
+
+function readArgs (): { env: Record<string, string | undefined> } {
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: {
+        'mapping-file': { type: 'string', short: 'm' },
+        'strict-mapping': { type: 'boolean', short: 's' },
+        help: { type: 'boolean', short: 'h' }
+      },
+      strict: true,
+      allowPositionals: false
+    })
+  } catch (err) {
+    fail(`${(err as Error).message} (see --help)`)
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(HELP)
+    process.exit(0)
+  }
+  const env = { ...process.env }
+  if (parsed.values['mapping-file'] !== undefined) env.MAPPING_FILE = parsed.values['mapping-file']
+  if (parsed.values['strict-mapping'] === true) env.STRICT_MAPPING = 'true'
+  return { env }
+}
+
+function loggerOptions (config: Config): FastifyServerOptions['logger'] {
+  const base = options.logger as Record<string, unknown>
+  return {
+    ...base,
+    level: config.logLevel,
+    ...(config.production ? {} : { transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY } } })
+  }
+}
+
+async function main (): Promise<void> {
+  const { env } = readArgs()
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    fail((err as Error).message)
+  }
+  if (config.strictMapping && config.mappingFile === undefined) {
+    fail('--strict-mapping needs a mapping file: pass --mapping-file <path> or set MAPPING_FILE')
+  }
+
+  const fastify = Fastify({ ...options, logger: loggerOptions(config), trustProxy: config.trustProxy })
+  fastify.register(gateway, { config, env })
+  try {
+    await fastify.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message)
+    fail(`could not start: ${(err as Error).message}`)
+  }
+
+  let closing = false
+  async function shutdown (signal: string): Promise<void> {
+    if (closing) return
+    closing = true
+    fastify.log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down')
+    // Past the grace period and a margin, something is stuck: leave anyway, and say so.
+    const deadline = setTimeout(() => {
+      fastify.log.error('shutdown did not finish in time')
+      process.exit(1)
+    }, (config.shutdownGraceSeconds + 5) * 1000)
+    deadline.unref()
+    await fastify.close()
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => { shutdown('SIGTERM').catch(() => process.exit(1)) })
+  process.on('SIGINT', () => { shutdown('SIGINT').catch(() => process.exit(1)) })
+}
+
+await main()
