@@ -2,6 +2,7 @@
 export const ORG_PATTERN = /^org_[A-Za-z0-9]{1,64}$/
 
 // Raw or percent-encoded: C0 controls and DEL.
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/
 const ENCODED_SEPARATOR = /%(2f|5c)/i
 
