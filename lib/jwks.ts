@@ -4,6 +4,8 @@ import buildGetJwks from 'get-jwks'
 import type { JWK } from 'get-jwks'
 import { gatewayError } from './errors.ts'
 
+const FAILURE_BACKOFF_MS = 2000
+
 export interface KeyStoreOptions {
   issuer: string
   jwksUrl: string
@@ -14,7 +16,7 @@ export interface KeyStoreOptions {
   now?: () => number
 }
 
-/** AuthKit's signing keys: get-jwks' cache and PEM conversion, with the refetch policy a gateway needs. */
+/** AuthKit's signing keys, held in get-jwks' cache, with the refetch policy a gateway needs. */
 export interface KeyStore {
   /** The PEM public key for a token header; throws GW_TOKEN_INVALID or GW_JWKS_UNAVAILABLE. */
   getKey: (header: { kid?: unknown, alg?: unknown }) => Promise<string>
@@ -40,21 +42,24 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
   const pems = new WeakMap<object, string>()
   let inflight: Promise<void> | null = null
   let lastFetchAt = -Infinity
+  let lastFetchFailed = false
   let ready = false
   let fetches = 0
 
   async function fetchKeys (): Promise<void> {
     fetches++
     lastFetchAt = now()
+    lastFetchFailed = true
     let body: { keys?: unknown }
     try {
       const res = await doFetch(opts.jwksUrl, { signal: AbortSignal.timeout(opts.timeoutMs), headers: { accept: 'application/json' } })
       if (!res.ok) throw new Error(`status ${res.status}`)
       body = await res.json() as { keys?: unknown }
+      if (!Array.isArray(body.keys)) throw new Error('no keys')
     } catch {
       throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
     }
-    if (!Array.isArray(body.keys)) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+    lastFetchFailed = false
     for (const jwk of body.keys as JWK[]) {
       if (jwk?.kty !== 'RSA' || typeof jwk.kid !== 'string' || (jwk.alg !== undefined && jwk.alg !== 'RS256')) continue
       if (jwk.use !== undefined && jwk.use !== 'sig') continue
@@ -99,7 +104,10 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
       try { await refresh() } catch {}
       return toPem((getJwks.cache.get(key) as JWK | undefined) ?? stale)
     }
-    if (now() - lastFetchAt < opts.refetchCooldownMs && inflight === null) {
+    // A flood of made-up kids costs one fetch per cooldown; after a failed fetch the answer is
+    // 503 (we could not check), after a good one the kid is simply unknown.
+    if (inflight === null && now() - lastFetchAt < (lastFetchFailed ? Math.min(opts.refetchCooldownMs, FAILURE_BACKOFF_MS) : opts.refetchCooldownMs)) {
+      if (lastFetchFailed) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
       throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
     }
     await refresh()
