@@ -1,15 +1,20 @@
 import { join } from 'node:path'
 import AutoLoad from '@fastify/autoload'
+import { LogController } from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
 import { GatewayError, errorBody } from './lib/errors.ts'
 import type { GatewayOptions } from './plugins/config.ts'
 
 export type { GatewayOptions }
 
-/** Fastify options the gateway expects (`fastify start -o` and server.ts use them). */
-export const options: FastifyServerOptions = {
+/**
+ * Fastify options the gateway expects. `fastify start -o app.ts` passes them both to Fastify and,
+ * as plugin options, to the plugins: `exitOnConfigError` is theirs, Fastify ignores it.
+ */
+export const options: FastifyServerOptions & { exitOnConfigError: boolean } = {
+  exitOnConfigError: true,
   // One line per request, written below, without the raw URL.
-  disableRequestLogging: true,
+  logController: new LogController({ disableRequestLogging: true }),
   return503OnClosing: true,
   logger: {
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]']

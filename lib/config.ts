@@ -6,6 +6,7 @@ import { ConfigError } from './errors.ts'
 const url = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', description })
 const secret = (description: string) => Type.String({ minLength: 1, pattern: '^\\S+$', description })
 const integer = (description: string) => Type.String({ pattern: '^[0-9]{1,9}$', description })
+const positive = (description: string) => Type.String({ pattern: '^[1-9][0-9]{0,8}$', description })
 const flag = (description: string) => Type.String({ pattern: '^(true|false|1|0|yes|no|)$', description })
 const list = (description: string) => Type.String({ pattern: '^[^\\s]*( *, *[^\\s,]+)*$', description })
 
@@ -18,7 +19,7 @@ export const EnvSchema = Type.Object({
   WORKOS_AUTHORIZATION_SERVER_URL: url('the AuthKit issuer URL, such as https://acme.authkit.app'),
   WORKOS_CLIENT_ID: secret('a non-empty client id without spaces'),
   WORKOS_API_URL: Type.Optional(url('an http(s) URL such as https://api.workos.com')),
-  PORT: Type.Optional(integer('a port number')),
+  PORT: Type.Optional(Type.String({ pattern: '^([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', description: 'a port number from 0 to 65535' })),
   HOST: Type.Optional(Type.String({ minLength: 1, description: 'a host name or address' })),
   LOG_LEVEL: Type.Optional(Type.String({ pattern: '^(trace|debug|info|warn|error|fatal|silent)$', description: 'one of debug, info, warn, error, silent' })),
   NODE_ENV: Type.Optional(Type.String()),
@@ -26,20 +27,20 @@ export const EnvSchema = Type.Object({
   STRICT_MAPPING: Type.Optional(flag('true or false')),
   EXTRA_AUDIENCES: Type.Optional(list('a comma-separated list of audiences')),
   CLOCK_TOLERANCE_SECONDS: Type.Optional(integer('a whole number of seconds')),
-  JWKS_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  JWKS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
   JWKS_CACHE_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
   JWKS_REFETCH_COOLDOWN_SECONDS: Type.Optional(integer('a whole number of seconds')),
   MEMBERSHIP_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
   MEMBERSHIP_NEGATIVE_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
-  MEMBERSHIP_CACHE_MAX: Type.Optional(integer('a whole number of entries')),
-  WORKOS_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  MEMBERSHIP_CACHE_MAX: Type.Optional(positive('a positive whole number of entries')),
+  WORKOS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
   WORKOS_MAX_RETRIES: Type.Optional(integer('a whole number')),
-  METADATA_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  METADATA_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
   METADATA_CACHE_SECONDS: Type.Optional(integer('a whole number of seconds')),
-  UPSTREAM_CONNECT_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
-  UPSTREAM_HEADERS_TIMEOUT_MS: Type.Optional(integer('a whole number of milliseconds')),
+  UPSTREAM_CONNECT_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
+  UPSTREAM_HEADERS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
   SHUTDOWN_GRACE_SECONDS: Type.Optional(integer('a whole number of seconds')),
-  RETRY_AFTER_SECONDS: Type.Optional(integer('a whole number of seconds')),
+  RETRY_AFTER_SECONDS: Type.Optional(positive('a positive whole number of seconds')),
   ALLOWED_ORIGINS: Type.Optional(list('a comma-separated list of origins such as https://app.example.com')),
   TRUST_PROXY: Type.Optional(flag('true or false')),
   RESOURCE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'a display name' })),

@@ -91,6 +91,11 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     return pem
   }
 
+  /** True while no new fetch may start: the cooldown after a good fetch, a shorter backoff after a failed one. */
+  function coolingDown (): boolean {
+    return inflight === null && now() - lastFetchAt < (lastFetchFailed ? Math.min(opts.refetchCooldownMs, FAILURE_BACKOFF_MS) : opts.refetchCooldownMs)
+  }
+
   async function getKey (header: { kid?: unknown, alg?: unknown }): Promise<string> {
     if (header.alg !== 'RS256') throw gatewayError('GW_TOKEN_INVALID', 'the token must be signed with RS256')
     const kid = header.kid
@@ -100,13 +105,18 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     if (fresh !== undefined) return toPem(fresh)
     const stale = getJwks.staleCache.get(key) as JWK | undefined
     if (stale !== undefined) {
-      // A known key whose cache entry aged out: refresh, but keep serving it if AuthKit is down.
-      try { await refresh() } catch {}
-      return toPem((getJwks.cache.get(key) as JWK | undefined) ?? stale)
+      // A known key whose cache entry aged out: kept while AuthKit is down (retried once per
+      // backoff, not per request), dropped once AuthKit answers without it (retired).
+      if (lastFetchFailed && coolingDown()) return toPem(stale)
+      try { await refresh() } catch { return toPem(stale) }
+      const renewed = getJwks.cache.get(key) as JWK | undefined
+      if (renewed !== undefined) return toPem(renewed)
+      getJwks.staleCache.delete(key)
+      throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
     }
     // A flood of made-up kids costs one fetch per cooldown; after a failed fetch the answer is
     // 503 (we could not check), after a good one the kid is simply unknown.
-    if (inflight === null && now() - lastFetchAt < (lastFetchFailed ? Math.min(opts.refetchCooldownMs, FAILURE_BACKOFF_MS) : opts.refetchCooldownMs)) {
+    if (coolingDown()) {
       if (lastFetchFailed) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
       throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
     }

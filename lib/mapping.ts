@@ -66,7 +66,9 @@ export function parseMapping (json: unknown, env: Record<string, string | undefi
     let apiKey: string | undefined
     if ('apiKeyEnv' in route && route.apiKeyEnv !== undefined) {
       if (!ENV_NAME_PATTERN.test(route.apiKeyEnv)) throw new ConfigError(`entry "${org}": apiKeyEnv must be an environment variable name`)
-      apiKey = env[route.apiKeyEnv]?.trim()
+      // Own variables only: "constructor" or "__proto__" must read as unset, not as Object's.
+      const value = Object.hasOwn(env, route.apiKeyEnv) ? env[route.apiKeyEnv] : undefined
+      apiKey = typeof value === 'string' ? value.trim() : undefined
       if (apiKey === undefined || apiKey === '') throw new ConfigError(`entry "${org}": environment variable ${route.apiKeyEnv} (apiKeyEnv) is not set`)
     }
     const allowedRoles = 'allowedRoles' in route ? route.allowedRoles : undefined

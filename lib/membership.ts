@@ -47,14 +47,12 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   const inflight = new Map<string, Promise<Entry>>()
 
   async function load (key: string, userId: string, organizationId: string): Promise<Entry> {
-    try {
-      const membership = await opts.lookup(userId, organizationId)
-      const entry: Entry = membership === null ? NOT_A_MEMBER : { member: true, membership }
-      cache.set(key, entry, { ttl: entry.member ? opts.ttlMs : opts.negativeTtlMs })
-      return entry
-    } finally {
-      inflight.delete(key)
-    }
+    const membership = await opts.lookup(userId, organizationId)
+    const entry: Entry = membership === null ? NOT_A_MEMBER : { member: true, membership }
+    const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
+    // lru-cache reads a ttl of 0 as "never expires"; an operator who sets 0 means "do not cache".
+    if (ttl > 0) cache.set(key, entry, { ttl })
+    return entry
   }
 
   async function get (userId: string, organizationId: string): Promise<Membership | null> {
@@ -63,7 +61,8 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     if (entry === undefined) {
       let pending = inflight.get(key)
       if (pending === undefined) {
-        pending = load(key, userId, organizationId)
+        // Deleted a tick later, so a lookup that throws at once is not left in flight forever.
+        pending = load(key, userId, organizationId).finally(() => inflight.delete(key))
         inflight.set(key, pending)
       }
       try {

@@ -23,7 +23,7 @@ export function parseTenantPath (rawUrl: string): TenantPath | null {
   const q = rawUrl.indexOf('?')
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
   const query = q === -1 ? '' : rawUrl.slice(q)
-  if (path[0] !== '/' || path.includes('#') || CONTROL.test(rawUrl)) return null
+  if (path[0] !== '/' || rawUrl.includes('#') || CONTROL.test(rawUrl)) return null
   const segments = path.slice(1).split('/')
   const org = decodeSegment(segments[0])
   if (org === null || !ORG_PATTERN.test(org)) return null

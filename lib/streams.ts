@@ -10,14 +10,22 @@ export interface StreamRegistry {
   readonly size: number
 }
 
+interface Tracked {
+  upstream: Readable
+  onError: (err: Error) => void
+}
+
+function ignore (): void {}
+
 /** Creates an empty registry. */
 export function createStreamRegistry (): StreamRegistry {
-  const open = new Map<PassThrough, Readable>()
+  const open = new Map<PassThrough, Tracked>()
 
   function track (upstream: Readable): Readable {
     const client = new PassThrough()
-    open.set(client, upstream)
-    upstream.on('error', err => client.destroy(err))
+    const onError = (err: Error) => client.destroy(err)
+    open.set(client, { upstream, onError })
+    upstream.on('error', onError)
     // The client went away or the stream finished: release the upstream request too.
     client.on('close', () => {
       open.delete(client)
@@ -28,7 +36,10 @@ export function createStreamRegistry (): StreamRegistry {
   }
 
   function endAll (): void {
-    for (const [client, upstream] of open) {
+    for (const [client, { upstream, onError }] of open) {
+      // Undici reports a destroyed body as aborted: that is ours, not a failure to pass on.
+      upstream.off('error', onError)
+      upstream.on('error', ignore)
       upstream.unpipe(client)
       upstream.destroy()
       client.end()

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig } from '../lib/config.ts'
 import type { Config } from '../lib/config.ts'
+import { ConfigError } from '../lib/errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,11 +14,29 @@ declare module 'fastify' {
 export interface GatewayOptions {
   config?: Config
   env?: Record<string, string | undefined>
+  /** Print a ConfigError as one line and exit 1 instead of throwing (set by `fastify start -o`). */
+  exitOnConfigError?: boolean
+}
+
+/**
+ * Runs a start-up step; a ConfigError exits with one line when the options ask for it (under
+ * `fastify start` a thrown error would end as an unhandled rejection and its dump), else throws.
+ */
+export function configStep<T> (opts: GatewayOptions, step: () => T): T {
+  try {
+    return step()
+  } catch (err) {
+    if (err instanceof ConfigError && opts.exitOnConfigError === true) {
+      process.stderr.write(`mcp-gateway: ${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
 }
 
 /** Validates the environment once and decorates `fastify.config`. */
 async function configPlugin (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
-  fastify.decorate('config', opts.config ?? loadConfig(opts.env ?? process.env))
+  fastify.decorate('config', opts.config ?? configStep(opts, () => loadConfig(opts.env ?? process.env)))
 }
 
 export default fp(configPlugin, { name: 'config', fastify: '5.x' })

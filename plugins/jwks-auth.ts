@@ -44,7 +44,8 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
     verify: {
       algorithms: ['RS256'],
       allowedIss: c.issuer,
-      requiredClaims: ['exp', 'sub'],
+      // fast-jwt checks allowedIss only when the claim is present: a token without iss must fail too.
+      requiredClaims: ['exp', 'sub', 'iss'],
       clockTolerance: c.clockToleranceSeconds * 1000,
       cache: 10000,
       errorCacheTTL: 0
@@ -67,8 +68,10 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
       if (e.code !== 'GW_TOKEN_INVALID') {
         throw e.headers['retry-after'] === undefined ? new GatewayError(e.code, e.message, { 'retry-after': String(c.retryAfterSeconds) }) : e
       }
+      // RFC 6750 §3: a quoted error_description may hold neither '"' nor '\\'.
+      const description = e.message.replace(/["\\]/g, '\'')
       throw gatewayError('GW_TOKEN_INVALID', e.message, {
-        'www-authenticate': `Bearer error="invalid_token", error_description="${e.message}", resource_metadata="${metadata}"`
+        'www-authenticate': `Bearer error="invalid_token", error_description="${description}", resource_metadata="${metadata}"`
       })
     }
   }

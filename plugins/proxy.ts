@@ -33,7 +33,7 @@ const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'FST_REPLY_FROM
 
 /**
  * Streams a request to Ragie with @fastify/reply-from (undici, keep-alive pool): bodies pass
- * unparsed both ways, event streams are tracked so a shutdown can end them after a grace period.
+ * unparsed both ways, event streams are tracked so a shutdown can end them cleanly.
  */
 async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
@@ -54,7 +54,14 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   const streams = createStreamRegistry()
 
   function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
-    return reply.from(destination.path, {
+    // reply-from decodes the source to look for `..` (anywhere, the query too: a 400; a malformed
+    // escape: a throw, so a 500) and re-encodes it: the validated path goes as the source, and the
+    // query, verbatim, beside it.
+    const q = destination.path.indexOf('?')
+    const source = q === -1 ? destination.path : destination.path.slice(0, q)
+    const query = q === -1 ? '' : destination.path.slice(q + 1)
+    return reply.from(source, {
+      queryString: () => query,
       // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
       retryDelay: () => null,
       rewriteRequestHeaders: (req, headers) => upstreamRequestHeaders(headers, destination.apiKey, {
@@ -81,15 +88,8 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
 
   fastify.decorate('upstream', { forward, streams })
 
-  let graceTimer: NodeJS.Timeout | undefined
-  fastify.addHook('preClose', async () => {
-    // In-flight requests finish; event streams get the grace period, then a clean end.
-    if (streams.size > 0) graceTimer = setTimeout(() => streams.endAll(), c.shutdownGraceSeconds * 1000)
-  })
-  fastify.addHook('onClose', async () => {
-    clearTimeout(graceTimer)
-    streams.endAll()
-  })
+  // Whatever is still open when the app closes ends now (server.ts waits the grace period first).
+  fastify.addHook('onClose', async () => { streams.endAll() })
 }
 
 export default fp(proxyPlugin, { name: 'proxy', fastify: '5.x', dependencies: ['config'] })

@@ -1,0 +1,226 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createMembershipCache, MembershipUnavailableError, roleAllowed } from '../../lib/membership.ts'
+import type { Membership, MembershipCacheOptions, MembershipLookup } from '../../lib/membership.ts'
+import { GatewayError } from '../../lib/errors.ts'
+
+const ORG = 'org_A'
+const OTHER_ORG = 'org_B'
+const MEMBER = 'user_member'
+const STRANGER = 'user_stranger'
+
+type Answer = Membership | null | Error
+
+/**
+ * A membership source the test controls: `answers` says what each (user, org) gets, `calls`
+ * records every look-up, and `hold()` keeps look-ups waiting until the returned release is called.
+ */
+function source (answers: Record<string, Answer> = {}) {
+  const calls: string[] = []
+  let gate: Promise<void> = Promise.resolve()
+  const lookup: MembershipLookup = async (userId, organizationId) => {
+    calls.push(`${userId}@${organizationId}`)
+    await gate
+    const answer = answers[`${userId}@${organizationId}`] ?? null
+    if (answer instanceof Error) throw answer
+    return answer
+  }
+  function hold (): () => void {
+    let release!: () => void
+    gate = new Promise<void>(resolve => { release = resolve })
+    return () => { release(); gate = Promise.resolve() }
+  }
+  return { lookup, calls, answers, hold }
+}
+
+function cacheFor (lookup: MembershipLookup, overrides: Partial<MembershipCacheOptions> = {}) {
+  return createMembershipCache({ lookup, ttlMs: 60_000, negativeTtlMs: 60_000, max: 100, retryAfterSeconds: 5, ...overrides })
+}
+
+async function failure (promise: Promise<unknown>): Promise<GatewayError> {
+  const err = await promise.then(() => null, (e: unknown) => e)
+  if (!(err instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(err)}`)
+  return err
+}
+
+t.test('an active member is returned with its roles', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.equal(await cache.get(STRANGER, ORG), null)
+})
+
+t.test('a member is asked about once while the positive TTL lasts', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  await cache.get(MEMBER, ORG)
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.same(s.calls, [`${MEMBER}@${ORG}`])
+})
+
+t.test('a non-member is asked about once while the negative TTL lasts', async t => {
+  const s = source()
+  const cache = cacheFor(s.lookup)
+  t.equal(await cache.get(STRANGER, ORG), null)
+  t.equal(await cache.get(STRANGER, ORG), null)
+  t.same(s.calls, [`${STRANGER}@${ORG}`])
+})
+
+t.test('a non-member is asked again once the negative TTL has passed, a member is not', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup, { ttlMs: 60_000, negativeTtlMs: 20 })
+  await cache.get(MEMBER, ORG)
+  await cache.get(STRANGER, ORG)
+  // Far past the 20 ms negative TTL; nothing here measures how long anything took.
+  await sleep(100)
+  s.answers[`${STRANGER}@${ORG}`] = { roles: ['member'] }
+  t.same(await cache.get(STRANGER, ORG), { roles: ['member'] }, 'the new member is let in')
+  await cache.get(MEMBER, ORG)
+  t.same(s.calls, [`${MEMBER}@${ORG}`, `${STRANGER}@${ORG}`, `${STRANGER}@${ORG}`])
+})
+
+t.test('a member is asked again once the positive TTL has passed', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup, { ttlMs: 20, negativeTtlMs: 60_000 })
+  await cache.get(MEMBER, ORG)
+  await sleep(100)
+  delete s.answers[`${MEMBER}@${ORG}`]
+  t.equal(await cache.get(MEMBER, ORG), null, 'a removed member loses access')
+  t.equal(s.calls.length, 2)
+})
+
+t.test('a TTL of 0 means no caching, not caching forever', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup, { ttlMs: 0, negativeTtlMs: 0 })
+  await cache.get(MEMBER, ORG)
+  await cache.get(MEMBER, ORG)
+  await cache.get(STRANGER, ORG)
+  await cache.get(STRANGER, ORG)
+  t.equal(s.calls.length, 4)
+  delete s.answers[`${MEMBER}@${ORG}`]
+  t.equal(await cache.get(MEMBER, ORG), null, 'a removed member loses access at the next request')
+})
+
+t.test('a failed look-up is a 503 with Retry-After, and is never cached', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: new MembershipUnavailableError('down') })
+  const cache = cacheFor(s.lookup)
+  const err = await failure(cache.get(MEMBER, ORG))
+  t.equal(err.code, 'GW_MEMBERSHIP_UNAVAILABLE')
+  t.equal(err.statusCode, 503)
+  t.equal(err.headers['retry-after'], '5', 'the configured default')
+  s.answers[`${MEMBER}@${ORG}`] = { roles: ['member'] }
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] }, 'the next request asks again')
+  t.equal(s.calls.length, 2)
+})
+
+t.test('the Retry-After of a MembershipUnavailableError reaches the 503', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: new MembershipUnavailableError('rate limited', 7) })
+  const cache = cacheFor(s.lookup, { retryAfterSeconds: 30 })
+  const err = await failure(cache.get(MEMBER, ORG))
+  t.equal(err.headers['retry-after'], '7')
+})
+
+t.test('any other error from the lookup is a 503 with the default Retry-After, not a non-member', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: new TypeError('fetch failed') })
+  const cache = cacheFor(s.lookup, { retryAfterSeconds: 11 })
+  const err = await failure(cache.get(MEMBER, ORG))
+  t.equal(err.statusCode, 503)
+  t.equal(err.headers['retry-after'], '11')
+  t.notMatch(err.message, /fetch failed/, 'the cause is not echoed to the client')
+})
+
+t.test('a lookup that throws at once is not left in flight', async t => {
+  let fail = true
+  let calls = 0
+  const lookup: MembershipLookup = (): Promise<Membership | null> => {
+    calls++
+    if (fail) throw new Error('sync failure')
+    return Promise.resolve({ roles: ['member'] })
+  }
+  const cache = cacheFor(lookup)
+  t.equal((await failure(cache.get(MEMBER, ORG))).statusCode, 503)
+  fail = false
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.equal(calls, 2)
+})
+
+t.test('concurrent look-ups of one (user, org) share one call', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  const release = s.hold()
+  const pending = Array.from({ length: 20 }, () => cache.get(MEMBER, ORG))
+  release()
+  const results = await Promise.all(pending)
+  t.equal(s.calls.length, 1)
+  t.ok(results.every(r => r?.roles[0] === 'member'))
+})
+
+t.test('concurrent look-ups that fail all get 503, and the next one asks again', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: new MembershipUnavailableError('down', 3) })
+  const cache = cacheFor(s.lookup)
+  const release = s.hold()
+  const pending = Array.from({ length: 5 }, () => failure(cache.get(MEMBER, ORG)))
+  release()
+  const errors = await Promise.all(pending)
+  t.equal(s.calls.length, 1)
+  t.ok(errors.every(e => e.statusCode === 503 && e.headers['retry-after'] === '3'))
+  s.answers[`${MEMBER}@${ORG}`] = { roles: ['member'] }
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.equal(s.calls.length, 2)
+})
+
+t.test('different users and organizations are looked up separately', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  const release = s.hold()
+  const pending = Promise.all([cache.get(MEMBER, ORG), cache.get(MEMBER, OTHER_ORG), cache.get(STRANGER, ORG)])
+  release()
+  t.same(await pending, [{ roles: ['member'] }, null, null])
+  t.same(s.calls.sort(), [`${MEMBER}@${ORG}`, `${MEMBER}@${OTHER_ORG}`, `${STRANGER}@${ORG}`].sort())
+})
+
+t.test('evict forgets one (user, org) only', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] }, [`${MEMBER}@${OTHER_ORG}`]: { roles: ['admin'] } })
+  const cache = cacheFor(s.lookup)
+  await cache.get(MEMBER, ORG)
+  await cache.get(MEMBER, OTHER_ORG)
+  delete s.answers[`${MEMBER}@${ORG}`]
+  cache.evict(MEMBER, ORG)
+  t.equal(await cache.get(MEMBER, ORG), null, 'the evicted pair is asked again')
+  t.same(await cache.get(MEMBER, OTHER_ORG), { roles: ['admin'] })
+  t.same(s.calls, [`${MEMBER}@${ORG}`, `${MEMBER}@${OTHER_ORG}`, `${MEMBER}@${ORG}`])
+})
+
+t.test('clear forgets everything', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  await cache.get(MEMBER, ORG)
+  await cache.get(STRANGER, ORG)
+  cache.clear()
+  await cache.get(MEMBER, ORG)
+  await cache.get(STRANGER, ORG)
+  t.equal(s.calls.length, 4)
+})
+
+t.test('the cache holds at most max entries, dropping the least recently used', async t => {
+  const s = source()
+  const cache = cacheFor(s.lookup, { max: 2 })
+  await cache.get('user_1', ORG)
+  await cache.get('user_2', ORG)
+  await cache.get('user_3', ORG)
+  await cache.get('user_3', ORG)
+  await cache.get('user_2', ORG)
+  t.equal(s.calls.length, 3, 'the two most recent are still cached')
+  await cache.get('user_1', ORG)
+  t.equal(s.calls.length, 4, 'the oldest was dropped')
+})
+
+t.test('roleAllowed', async t => {
+  t.ok(roleAllowed({ roles: ['member'] }, undefined), 'no allowedRoles admits every role')
+  t.ok(roleAllowed({ roles: [] }, undefined), 'no allowedRoles admits a membership without roles')
+  t.ok(roleAllowed({ roles: ['admin'] }, ['admin', 'member']))
+  t.ok(roleAllowed({ roles: ['viewer', 'admin'] }, ['admin']), 'one matching role of several is enough')
+  t.notOk(roleAllowed({ roles: ['member'] }, ['admin']))
+  t.notOk(roleAllowed({ roles: [] }, ['admin']), 'a membership without roles is refused when roles are required')
+  t.notOk(roleAllowed({ roles: ['Admin'] }, ['admin']), 'slugs compare exactly')
+})

@@ -1,0 +1,159 @@
+import t from 'tap'
+import type { Test } from 'tap'
+import { join } from 'node:path'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { startFixtures, ROOT, ORG, MEMBER, RAGIE_KEY } from './helper.ts'
+import type { Fixtures, TestContext } from './helper.ts'
+import { runNode } from './fixtures/process.ts'
+import type { GatewayProcess } from './fixtures/process.ts'
+
+function serverEnv (f: Fixtures, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...f.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'production', ...extra }
+}
+
+function startServer (t: TestContext, args: string[], env: Record<string, string>): GatewayProcess {
+  const proc = runNode(ROOT, ['server.ts', ...args], env)
+  t.teardown(() => { if (proc.child.exitCode === null) proc.child.kill('SIGKILL') })
+  return proc
+}
+
+/** One line on stderr, naming what is wrong, and nothing that looks like a stack trace. */
+function assertOneClearLine (t: Test, proc: GatewayProcess, pattern: RegExp): void {
+  const text = proc.stderr.join('\n')
+  t.equal(proc.stderr.length, 1, `exactly one line: ${text}`)
+  t.match(text, pattern)
+  t.notMatch(text, /\n\s+at |Error:|node:internal/, 'no stack trace')
+}
+
+t.test('npm start with -m and -s serves a mapped member through the MCP SDK client', async t => {
+  const f = await startFixtures(t)
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: 'soc2' }) })
+  const proc = startServer(t, ['-m', join(dir, 'mapping.json'), '-s'], serverEnv(f))
+  const port = await proc.listening
+  const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/${ORG}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${f.token(MEMBER)}` } }
+  })
+  const client = new Client({ name: 'server-test', version: '1.0.0' })
+  await client.connect(transport)
+  const result = await client.callTool({ name: 'whoami', arguments: {} })
+  t.same(JSON.parse((result.content as Array<{ text: string }>)[0].text), { partition: 'soc2' })
+  await client.close()
+
+  const unmapped = await fetch(`http://127.0.0.1:${port}/org_01UNMAPPED/mcp`, {
+    method: 'POST', headers: { authorization: `Bearer ${f.token(MEMBER)}`, 'content-type': 'application/json' }, body: '{}'
+  })
+  t.equal(unmapped.status, 404, 'strict mode refuses an unmapped organization')
+
+  proc.child.kill('SIGTERM')
+  t.same(await proc.exited, { code: 0, signal: null })
+  const logs = [...proc.stdout, ...proc.stderr].join('\n')
+  t.notOk(logs.includes(RAGIE_KEY), 'the Ragie key is never logged')
+  t.notOk(logs.includes(f.token(MEMBER).split('.')[2]), 'no token signature is logged')
+  t.ok(proc.stdout.some(line => /"route":"\/:org\/mcp"/.test(line) && /"user":"user_01MEMBER/.test(line)), 'one request line with route and user')
+})
+
+t.test('--long flags and MAPPING_FILE/STRICT_MAPPING variables work the same', async t => {
+  const f = await startFixtures(t)
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: { partition: 'soc2' } }) })
+  for (const [args, extra] of [
+    [['--mapping-file', join(dir, 'mapping.json'), '--strict-mapping'], {}],
+    [[], { MAPPING_FILE: join(dir, 'mapping.json'), STRICT_MAPPING: 'true' }]
+  ] as Array<[string[], Record<string, string>]>) {
+    const proc = startServer(t, args, serverEnv(f, extra))
+    const port = await proc.listening
+    const res = await fetch(`http://127.0.0.1:${port}/org_01UNMAPPED/mcp`, { headers: { authorization: `Bearer ${f.token(MEMBER)}` } })
+    t.equal(res.status, 404, `strict via ${args.length > 0 ? 'flags' : 'variables'}`)
+    proc.child.kill('SIGTERM')
+    t.equal((await proc.exited).code, 0)
+  }
+})
+
+t.test('start-up failures: one clear line and a non-zero exit', async t => {
+  const f = await startFixtures(t)
+  const dir = t.testdir({
+    'broken.json': '{ not json',
+    'badpartition.json': JSON.stringify({ [ORG]: 'Bad Name!' })
+  })
+
+  await t.test('missing variable', async t => {
+    const env = serverEnv(f)
+    delete env.RAGIE_API_KEY
+    const proc = startServer(t, [], env)
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /RAGIE_API_KEY is required/)
+  })
+
+  await t.test('malformed variable', async t => {
+    const proc = startServer(t, [], serverEnv(f, { BASE_URL: 'not a url' }))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /BASE_URL must be/)
+  })
+
+  await t.test('mapping file that is not JSON', async t => {
+    const proc = startServer(t, ['-m', join(dir, 'broken.json')], serverEnv(f))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /broken\.json is not valid JSON/)
+  })
+
+  await t.test('mapping file with a bad partition names the entry', async t => {
+    const proc = startServer(t, ['-m', join(dir, 'badpartition.json')], serverEnv(f))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, new RegExp(`badpartition\\.json: entry "${ORG}": partition "Bad Name!"`))
+  })
+
+  await t.test('missing mapping file', async t => {
+    const proc = startServer(t, ['-m', join(dir, 'nope.json')], serverEnv(f))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /nope\.json does not exist/)
+  })
+
+  await t.test('-s without -m', async t => {
+    const proc = startServer(t, ['-s'], serverEnv(f))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /--strict-mapping needs a mapping file/)
+  })
+
+  await t.test('unknown flag', async t => {
+    const proc = startServer(t, ['--nope'], serverEnv(f))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /Unknown option '--nope'/)
+  })
+
+  await t.test('--help prints the flags and exits 0', async t => {
+    const proc = startServer(t, ['--help'], serverEnv(f))
+    t.equal((await proc.exited).code, 0)
+    t.match(proc.stdout.join('\n'), /--mapping-file[\s\S]*--strict-mapping/)
+  })
+})
+
+t.test('SIGTERM: in-flight requests finish, open SSE streams end cleanly after the grace period, exit 0', async t => {
+  const f = await startFixtures(t)
+  const proc = startServer(t, [], serverEnv(f, { SHUTDOWN_GRACE_SECONDS: '1' }))
+  const port = await proc.listening
+  const base = `http://127.0.0.1:${port}/${ORG}/mcp`
+  const auth = { authorization: `Bearer ${f.token(MEMBER)}` }
+
+  const stream = await fetch(`${base}/raw/sse`, { headers: { ...auth, accept: 'text/event-stream' } })
+  t.equal(stream.status, 200)
+  const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
+  const first = await reader.read()
+  t.match(Buffer.from(first.value ?? []).toString(), /data: \{"n":1\}/)
+
+  const inFlight = fetch(`${base}/raw/slow/300`, { headers: auth })
+  await f.upstream.waitFor(r => r.url.includes('/raw/slow/'))
+  proc.child.kill('SIGTERM')
+
+  const slow = await inFlight
+  t.equal(slow.status, 200, 'the request in flight at SIGTERM was answered')
+  t.same(await slow.json(), { slow: true })
+
+  // Drain: the stream keeps flowing during the grace period, then ends without an error.
+  let ended = false
+  while (!ended) {
+    const { done } = await reader.read()
+    ended = done
+  }
+  t.ok(ended, 'the SSE stream ended cleanly')
+  t.same(await proc.exited, { code: 0, signal: null })
+})
