@@ -61,9 +61,12 @@ export async function startFixtures (t: TestContext): Promise<Fixtures> {
   return { authkit, workos, upstream, env, token }
 }
 
-/** Builds the app the way `fastify start -o app.ts` does, with `env` as its environment. */
+/**
+ * Builds the app the way `fastify start -o app.ts` does, with `env` as its environment; a bad
+ * configuration rejects instead of exiting the test process.
+ */
 export async function build (t: TestContext, env: Record<string, string | undefined>, serverOptions: Record<string, unknown> = {}): Promise<FastifyInstance> {
-  const app = await helper.build([APP_PATH, '-o'], { env }, serverOptions) as FastifyInstance
+  const app = await helper.build([APP_PATH, '-o'], { env, exitOnConfigError: false }, serverOptions) as FastifyInstance
   t.teardown(() => app.close())
   return app
 }
