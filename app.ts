@@ -1,11 +1,33 @@
 import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
 import AutoLoad from '@fastify/autoload'
 import { LogController } from 'fastify'
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import { GatewayError, errorBody } from './lib/errors.ts'
 import type { GatewayOptions } from './plugins/config.ts'
 
 export type { GatewayOptions }
+
+/** A URL the router cannot decode (`%zz`) never reaches the error handler: same JSON body, no echo. */
+function routerError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode === 400 ? 400 : 500
+  reply.code(status).send(status === 400
+    ? errorBody('bad_request', 'the request URL is malformed')
+    : errorBody('internal_error', 'the gateway could not process the request'))
+}
+
+/**
+ * A request Node's HTTP parser refuses (a control character in the URL, headers too large) never
+ * reaches Fastify: it gets the same JSON body shape, then the connection is closed.
+ */
+function clientError (err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return
+  const [status, reason, error] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', 'request_header_fields_too_large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request_timeout'] : [400, 'Bad Request', 'bad_request']
+  const body = JSON.stringify(errorBody(error, 'the request could not be parsed'))
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+}
 
 /**
  * Fastify options the gateway expects. `fastify start -o app.ts` passes them both to Fastify and,
@@ -16,6 +38,8 @@ export const options: FastifyServerOptions & { exitOnConfigError: boolean } = {
   // One line per request, written below, without the raw URL.
   logController: new LogController({ disableRequestLogging: true }),
   return503OnClosing: true,
+  frameworkErrors: routerError,
+  clientErrorHandler: clientError,
   logger: {
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]']
   }
@@ -35,26 +59,13 @@ const STATUS_ERRORS: Record<number, string> = {
 }
 
 /**
- * The gateway as one Fastify plugin: plugins/ (one concern each), then routes/, then the error,
- * not-found and request-log handlers. Register it in any Fastify app, or run it with
+ * The gateway as one Fastify plugin: the error and not-found handlers, plugins/ (one concern
+ * each), routes/, then the request log. Register it in any Fastify app, or run it with
  * `fastify start -o app.ts`.
  */
 export default async function gateway (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
-  await fastify.register(AutoLoad, {
-    dir: join(import.meta.dirname, 'plugins'),
-    options: opts,
-    ignorePattern: /README/
-  })
-
-  await fastify.register(AutoLoad, {
-    dir: join(import.meta.dirname, 'routes'),
-    options: opts,
-    autoHooks: true,
-    cascadeHooks: true,
-    dirNameRoutePrefix: false,
-    ignorePattern: /README/
-  })
-
+  // Set before the plugins and routes load: a route keeps the error handler its context had when
+  // it was added, so one set afterwards would never see the errors its hooks throw.
   fastify.setErrorHandler(function (error: FastifyError | GatewayError, request, reply) {
     if (error instanceof GatewayError) {
       reply.headers(error.headers)
@@ -73,6 +84,21 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
 
   fastify.setNotFoundHandler(function (_request, reply) {
     return reply.code(404).send(errorBody('not_found', 'no such resource'))
+  })
+
+  await fastify.register(AutoLoad, {
+    dir: join(import.meta.dirname, 'plugins'),
+    options: opts,
+    ignorePattern: /README/
+  })
+
+  await fastify.register(AutoLoad, {
+    dir: join(import.meta.dirname, 'routes'),
+    options: opts,
+    autoHooks: true,
+    cascadeHooks: true,
+    dirNameRoutePrefix: false,
+    ignorePattern: /README/
   })
 
   fastify.addHook('onResponse', async function logRequest (request, reply) {

@@ -1,0 +1,321 @@
+import t from 'tap'
+import type { Test } from 'tap'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { build, startFixtures, ORG, RAGIE_KEY } from '../helper.ts'
+import type { Fixtures, TestContext } from '../helper.ts'
+import type { UpstreamRequest } from '../fixtures/upstream.ts'
+
+const PARTITION = ORG.toLowerCase()
+const ECHO = `/${ORG}/mcp/raw/echo`
+
+/** The one request upstream received, failing the test when there were none or several. */
+function onlyRequest (t: Test, f: Fixtures): UpstreamRequest {
+  t.equal(f.upstream.requests.length, 1, 'upstream received exactly one request')
+  return f.upstream.requests[0] ?? { method: '', url: '', headers: {}, partition: null, aborted: false }
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>(resolve => server.close(() => resolve()))
+  return port
+}
+
+async function listening (t: TestContext, env: Record<string, string>): Promise<string> {
+  const app = await build(t, env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+/** Waits until `test` holds; the tap timeout bounds the wait. */
+async function until (test: () => boolean): Promise<void> {
+  while (!test()) await sleep(10)
+}
+
+t.test('upstream gets the Ragie key, and none of the client\'s credentials or hop-by-hop headers', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const token = f.token()
+  const res = await app.inject({
+    method: 'POST',
+    url: ECHO,
+    headers: {
+      authorization: `Bearer ${token}`,
+      cookie: 'session=abc; other=def',
+      'proxy-authorization': 'Basic dXNlcjpwYXNz',
+      connection: 'keep-alive, x-secret',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      upgrade: 'websocket',
+      'proxy-connection': 'keep-alive',
+      'x-secret': 'only-for-the-next-hop',
+      'x-kept': 'yes',
+      'content-type': 'application/json'
+    },
+    payload: '{}'
+  })
+  t.equal(res.statusCode, 200, res.body)
+  const { headers } = onlyRequest(t, f)
+  t.equal(headers.authorization, `Bearer ${RAGIE_KEY}`)
+  for (const [name, value] of Object.entries(headers)) {
+    t.notOk(String(value).includes(token), `${name} does not carry the client's token`)
+    t.notOk(String(value).includes(token.split('.')[2]), `${name} does not carry the token's signature`)
+  }
+  for (const name of ['cookie', 'proxy-authorization', 'keep-alive', 'te', 'upgrade', 'proxy-connection', 'x-secret']) {
+    t.equal(headers[name], undefined, `${name} is not sent upstream`)
+  }
+  t.not(headers.connection, 'keep-alive, x-secret', 'the client\'s Connection header is not sent upstream')
+  t.equal(headers['x-kept'], 'yes', 'an ordinary header passes')
+})
+
+t.test('client X-Forwarded-* and Forwarded are not trusted: upstream gets the gateway\'s own', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const res = await app.inject({
+    method: 'GET',
+    url: ECHO,
+    remoteAddress: '10.1.2.3',
+    headers: {
+      authorization: `Bearer ${f.token()}`,
+      host: 'mcp.gateway.test',
+      'x-forwarded-for': '6.6.6.6',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'gopher',
+      'x-forwarded-port': '6666',
+      'x-real-ip': '6.6.6.6',
+      forwarded: 'for=6.6.6.6;host=evil.example;proto=gopher'
+    }
+  })
+  t.equal(res.statusCode, 200, res.body)
+  const { headers } = onlyRequest(t, f)
+  t.equal(headers['x-forwarded-for'], '10.1.2.3')
+  t.equal(headers['x-forwarded-proto'], 'http')
+  t.equal(headers['x-forwarded-host'], 'mcp.gateway.test')
+  t.equal(headers.forwarded, undefined)
+  t.equal(headers['x-real-ip'], undefined)
+  t.equal(headers['x-forwarded-port'], undefined)
+  const all = JSON.stringify(headers)
+  t.notOk(all.includes('6.6.6.6'), 'no client-claimed address reaches upstream')
+  t.notOk(all.includes('evil.example'), 'no client-claimed host reaches upstream')
+  t.notOk(all.includes('gopher'), 'no client-claimed protocol reaches upstream')
+})
+
+t.test('MCP headers pass upstream unchanged', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const mcp = {
+    'mcp-session-id': '3f0b9c8e-session',
+    'mcp-protocol-version': '2025-06-18',
+    'last-event-id': 'evt-42',
+    accept: 'application/json, text/event-stream',
+    'content-type': 'application/json; charset=utf-8',
+    'mcp-method': 'tools/call',
+    'mcp-name': 'echo',
+    'mcp-param-foo': 'bar baz'
+  }
+  const res = await app.inject({ method: 'POST', url: ECHO, headers: { authorization: `Bearer ${f.token()}`, ...mcp }, payload: '{"jsonrpc":"2.0"}' })
+  t.equal(res.statusCode, 200, res.body)
+  const { headers } = onlyRequest(t, f)
+  for (const [name, value] of Object.entries(mcp)) t.equal(headers[name], value, `${name} passes unchanged`)
+})
+
+t.test('request bodies pass upstream byte for byte, unparsed', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const authorization = `Bearer ${f.token()}`
+  const bodies: Array<[string, string]> = [
+    ['application/json', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"héllo ✓ 𝄞"}}}'],
+    ['application/json', '{"not json'],
+    ['application/json', '  {"a" : 1 , "b":[1,2,3]}\n'],
+    ['text/plain', 'x'.repeat(256 * 1024)],
+    ['application/octet-stream', 'line1\r\nline2\u0000\u00ff']
+  ]
+  for (const [type, body] of bodies) {
+    const before = f.upstream.requests.length
+    const res = await app.inject({ method: 'POST', url: ECHO, headers: { authorization, 'content-type': type }, payload: Buffer.from(body) })
+    t.equal(res.statusCode, 200, res.body.slice(0, 200))
+    t.equal(res.json().bytes, body.length, `${type}: upstream counted every character`)
+    const entry = f.upstream.requests[before]
+    t.equal(entry?.body, body, `${type}: upstream received the body unchanged`)
+    t.equal(entry?.headers['content-type'], type)
+  }
+})
+
+t.test('upstream status codes pass unchanged, and a 503 is not retried', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const authorization = `Bearer ${f.token()}`
+  for (const method of ['GET', 'POST'] as const) {
+    for (const code of [200, 202, 400, 404, 405, 503]) {
+      const before = f.upstream.requests.length
+      const res = await app.inject({ method, url: `/${ORG}/mcp/raw/status/${code}`, headers: { authorization } })
+      t.equal(res.statusCode, code, `${method} ${code} passes`)
+      t.same(res.json(), { status: code }, `${method} ${code} body passes`)
+      t.equal(f.upstream.requests.length - before, 1, `${method} ${code}: upstream got exactly one request`)
+    }
+  }
+})
+
+t.test('upstream Set-Cookie and Access-Control-* headers are dropped, others pass', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/status/200`, headers: { authorization: `Bearer ${f.token()}` } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['x-upstream'], 'yes', 'an ordinary upstream header passes')
+  t.equal(res.headers['set-cookie'], undefined, 'Set-Cookie is dropped')
+  t.equal(res.headers['access-control-allow-origin'], undefined, 'upstream CORS is dropped')
+  t.notOk(JSON.stringify(res.headers).includes('upstream=secret'))
+})
+
+t.test('an event stream reaches the client as produced, unbuffered, and a client disconnect aborts upstream', async t => {
+  const f = await startFixtures(t)
+  const base = await listening(t, f.env)
+  const controller = new AbortController()
+  t.teardown(() => controller.abort())
+  const res = await fetch(`${base}/${ORG}/mcp/raw/sse`, {
+    headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' },
+    signal: controller.signal
+  })
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-type'), /^text\/event-stream/)
+  t.equal(res.headers.get('x-accel-buffering'), 'no')
+  t.equal(res.headers.get('content-encoding'), null, 'not compressed')
+  t.ok(res.body, 'has a body')
+
+  // The upstream stream never ends: reading events proves they are not held until the end.
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  while (!text.includes('data: {"n":2}')) {
+    const { value, done } = await reader.read()
+    if (done) break
+    text += decoder.decode(value, { stream: true })
+  }
+  t.match(text, /id: 1\ndata: \{"n":1\}\n\n/)
+  t.match(text, /id: 2\ndata: \{"n":2\}\n\n/)
+
+  const upstream = f.upstream.requests[0]
+  t.equal(upstream?.url, `/mcp/${PARTITION}/raw/sse`)
+  t.equal(upstream?.aborted, false, 'upstream stream open while the client reads')
+  controller.abort()
+  await reader.cancel().catch(() => {})
+  await until(() => upstream?.aborted === true)
+  t.equal(upstream?.aborted, true, 'upstream request closed after the client left')
+  t.equal(f.upstream.requests.length, 1, 'nothing was retried')
+})
+
+t.test('upstream unreachable: 502 JSON naming no host, port or key', async t => {
+  const f = await startFixtures(t)
+  const port = await closedPort()
+  // A real socket: inject mirrors the request body's destruction onto its fake response.
+  const base = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: `http://127.0.0.1:${port}` })
+  for (const method of ['GET', 'POST', 'DELETE']) {
+    const res = await fetch(`${base}${ECHO}`, { method, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{"jsonrpc":"2.0"}' : undefined })
+    const text = await res.text()
+    t.equal(res.status, 502, `${method}: ${text}`)
+    const body = JSON.parse(text)
+    t.equal(body.error, 'bad_gateway')
+    t.type(body.error_description, 'string')
+    const everything = text + JSON.stringify([...res.headers])
+    for (const secret of ['127.0.0.1', String(port), RAGIE_KEY, 'ECONNREFUSED', 'at ']) {
+      t.notOk(everything.includes(secret), `the answer does not contain ${JSON.stringify(secret)}`)
+    }
+  }
+})
+
+t.test('upstream too slow to send headers: 504 JSON with no internals, not retried', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, UPSTREAM_HEADERS_TIMEOUT_MS: '200' })
+  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/slow/2000`, headers: { authorization: `Bearer ${f.token()}` } })
+  t.equal(res.statusCode, 504)
+  t.equal(res.json().error, 'gateway_timeout')
+  const everything = res.body + JSON.stringify(res.headers)
+  for (const secret of ['127.0.0.1', new URL(f.upstream.url).port, RAGIE_KEY, 'UND_ERR', 'at ']) {
+    t.notOk(everything.includes(secret), `the answer does not contain ${JSON.stringify(secret)}`)
+  }
+  const upstream = onlyRequest(t, f)
+  await until(() => upstream.aborted)
+  t.equal(upstream.aborted, true, 'the slow upstream request was given up')
+})
+
+t.test('an Origin outside ALLOWED_ORIGINS gets 403 and nothing reaches upstream', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, ALLOWED_ORIGINS: 'https://good.example' })
+  for (const method of ['GET', 'POST', 'DELETE'] as const) {
+    const res = await app.inject({ method, url: ECHO, headers: { authorization: `Bearer ${f.token()}`, origin: 'https://evil.example' } })
+    t.equal(res.statusCode, 403, `${method} from an evil origin`)
+    t.equal(res.json().error, 'forbidden_origin')
+    t.equal(res.headers['access-control-allow-origin'], undefined)
+  }
+  t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
+})
+
+t.test('the Origin is checked before the token: an evil origin without a token gets 403, not 401', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, ALLOWED_ORIGINS: 'https://good.example' })
+  const res = await app.inject({ method: 'POST', url: `/${ORG}/mcp`, headers: { origin: 'https://evil.example' } })
+  t.equal(res.statusCode, 403)
+  t.equal(res.json().error, 'forbidden_origin')
+  t.equal(res.headers['www-authenticate'], undefined, 'no token is asked for')
+  t.equal(f.upstream.requests.length, 0)
+})
+
+t.test('an allowed Origin is proxied, with the gateway\'s CORS headers instead of upstream\'s', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, ALLOWED_ORIGINS: 'https://good.example' })
+  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/status/200`, headers: { authorization: `Bearer ${f.token()}`, origin: 'https://good.example' } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['access-control-allow-origin'], 'https://good.example', 'the origin, not upstream\'s *')
+  const exposed = String(res.headers['access-control-expose-headers']).split(',').map(h => h.trim().toLowerCase())
+  t.ok(exposed.includes('mcp-session-id'), 'Mcp-Session-Id is exposed')
+  t.ok(exposed.includes('www-authenticate'), 'WWW-Authenticate is exposed')
+  t.match(String(res.headers.vary), /origin/i)
+  t.equal(f.upstream.requests.length, 1)
+})
+
+t.test('an allowed Origin without a token gets a 401 the browser can read', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, ALLOWED_ORIGINS: 'https://good.example' })
+  const res = await app.inject({ method: 'POST', url: `/${ORG}/mcp`, headers: { origin: 'https://good.example' } })
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['access-control-allow-origin'], 'https://good.example')
+  t.match(String(res.headers['access-control-expose-headers']), /WWW-Authenticate/i)
+  t.match(String(res.headers['www-authenticate']), /resource_metadata=/)
+  t.equal(f.upstream.requests.length, 0)
+})
+
+t.test('without ALLOWED_ORIGINS any Origin may call, and gets its own origin back', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const res = await app.inject({ method: 'GET', url: ECHO, headers: { authorization: `Bearer ${f.token()}`, origin: 'https://anywhere.example' } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['access-control-allow-origin'], 'https://anywhere.example')
+})
+
+t.test('a CORS preflight for /<org>/mcp gets 204 with CORS headers, needs no token, and reaches nothing upstream', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, ALLOWED_ORIGINS: 'https://good.example' })
+  for (const url of [`/${ORG}/mcp`, ECHO]) {
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url,
+      headers: { origin: 'https://good.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-session-id, mcp-protocol-version' }
+    })
+    t.equal(res.statusCode, 204, url)
+    t.equal(res.headers['access-control-allow-origin'], 'https://good.example')
+    t.match(String(res.headers['access-control-allow-methods']), /POST/)
+    t.match(String(res.headers['access-control-allow-methods']), /DELETE/)
+    const allowed = String(res.headers['access-control-allow-headers']).toLowerCase()
+    for (const h of ['authorization', 'content-type', 'mcp-session-id', 'mcp-protocol-version']) t.ok(allowed.includes(h), `${h} may be sent`)
+    t.match(String(res.headers['access-control-expose-headers']), /Mcp-Session-Id/)
+    t.equal(res.headers['www-authenticate'], undefined)
+  }
+  const evil = await app.inject({ method: 'OPTIONS', url: `/${ORG}/mcp`, headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+  t.equal(evil.statusCode, 403, 'a preflight from an evil origin is refused')
+  t.equal(evil.headers['access-control-allow-origin'], undefined)
+  t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
+})
