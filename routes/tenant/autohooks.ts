@@ -5,6 +5,7 @@ import { gatewayError } from '../../lib/errors.ts'
 import { EXPOSED_HEADERS, originAllowed } from '../../lib/cors.ts'
 import { roleAllowed } from '../../lib/membership.ts'
 import type { Destination } from '../../plugins/proxy.ts'
+import type { TenantRoute } from '../../lib/mapping.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,12 +17,13 @@ declare module 'fastify' {
 export interface TenantState {
   path: TenantPath
   userId?: string
+  route?: TenantRoute
   destination?: Destination
 }
 
 /**
  * The order of checks of SPEC §5, one hook a step: each one that answers ends the request, and
- * nothing after it runs. The proxy handler only runs once all five have passed.
+ * nothing after it runs. The proxy handler only runs once all of them have passed.
  */
 export default async function tenantHooks (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
@@ -51,13 +53,19 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
     tenant.userId = (await fastify.authenticate(request, tenant.path.org)).userId
   })
 
-  // 5 and 6. The partition (strict mode 404s only now, so strangers cannot probe), then membership.
-  fastify.addHook('onRequest', async function authorize (request: FastifyRequest) {
+  // 5. The partition: strict mode answers 404 only now, so strangers cannot probe which tenants exist.
+  fastify.addHook('onRequest', async function resolvePartition (request: FastifyRequest) {
     const tenant = request.tenant as TenantState
-    const { org } = tenant.path
-    const route = fastify.partitions.resolve(org)
+    const route = fastify.partitions.resolve(tenant.path.org)
     if (route === null) throw gatewayError('GW_NOT_FOUND', 'no such resource')
-    const membership = await fastify.membership.get(tenant.userId as string, org)
+    tenant.route = route
+  })
+
+  // 6. Membership: an active member of the organization, with a role the mapping admits.
+  fastify.addHook('onRequest', async function checkMembership (request: FastifyRequest) {
+    const tenant = request.tenant as TenantState
+    const route = tenant.route as TenantRoute
+    const membership = await fastify.membership.get(tenant.userId as string, tenant.path.org)
     if (membership === null) throw gatewayError('GW_NOT_MEMBER', 'the user is not an active member of this organization')
     if (!roleAllowed(membership, route.allowedRoles)) throw gatewayError('GW_ROLE_FORBIDDEN', 'the user\'s role may not use this organization\'s MCP server')
     tenant.destination = {
