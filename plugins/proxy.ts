@@ -41,8 +41,13 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     base: c.upstreamOrigin,
     disableRequestLogging: true,
     undici: {
-      connections: 128,
+      // No cap: each open event stream holds a connection, and reply-from's default of 128 would
+      // queue the 129th stream forever. Idle connections are still kept alive and reused.
+      connections: null,
       pipelining: 1,
+      // reply-from turns certificate checks off unless told otherwise: the Ragie key must only
+      // ever go to a server that proves it is Ragie.
+      tls: { rejectUnauthorized: true },
       keepAliveTimeout: 30_000,
       headersTimeout: c.upstreamHeadersTimeoutMs,
       // Event streams may stay quiet for long: their idle limit is not a body timeout.
