@@ -5,6 +5,7 @@ import { createKeyStore } from '../lib/jwks.ts'
 import type { KeyStore } from '../lib/jwks.ts'
 import { checkClaims, toTokenError } from '../lib/token.ts'
 import type { TokenUser } from '../lib/token.ts'
+import { createVerifiedTokenCache } from '../lib/verified-tokens.ts'
 import { gatewayError, GatewayError } from '../lib/errors.ts'
 import { tenantMetadataUrl, tenantResource } from '../lib/paths.ts'
 
@@ -20,6 +21,8 @@ declare module 'fastify' {
 }
 
 const BEARER = /^bearer\s+/i
+const VERIFIED_TOKENS_MAX = 10_000
+const VERIFIED_TOKEN_TTL_MS = 60_000
 
 /**
  * AuthKit bearer tokens: @fastify/jwt (fast-jwt) checks RS256, signature, `iss`, `exp`, `nbf`;
@@ -47,12 +50,25 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
       // fast-jwt checks allowedIss only when the claim is present: a token without iss must fail too.
       requiredClaims: ['exp', 'sub', 'iss'],
       clockTolerance: c.clockToleranceSeconds * 1000,
-      cache: 10000,
+      // Verified tokens are cached below, keyed by the header: fast-jwt's own cache would only
+      // hash and store them a second time.
+      cache: false,
       errorCacheTTL: 0
     }
   } as Parameters<typeof fastifyJwt>[1])
 
   const audienceRule = { clientId: c.clientId, extraAudiences: c.extraAudiences, baseUrl: c.baseUrl }
+  const verified = createVerifiedTokenCache({ max: VERIFIED_TOKENS_MAX, maxTtlMs: VERIFIED_TOKEN_TTL_MS })
+
+  /** The token's claims: from the cache, else verified (signature, iss, exp, nbf) and cached. */
+  async function verifiedClaims (request: FastifyRequest, header: string): Promise<Record<string, unknown>> {
+    let claims = verified.get(header)
+    if (claims === undefined) {
+      claims = await request.gatewayJwtVerify() as Record<string, unknown>
+      verified.set(header, claims)
+    }
+    return claims
+  }
 
   async function authenticate (request: FastifyRequest, org: string): Promise<TokenUser> {
     const metadata = tenantMetadataUrl(c.baseUrl, org)
@@ -61,7 +77,8 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
       throw gatewayError('GW_TOKEN_MISSING', 'a bearer token is required', { 'www-authenticate': `Bearer resource_metadata="${metadata}"` })
     }
     try {
-      const payload = await request.gatewayJwtVerify() as Record<string, unknown>
+      const payload = await verifiedClaims(request, header)
+      // The audience depends on the tenant asked for, so it is checked on every request.
       return checkClaims(payload, tenantResource(c.baseUrl, org), audienceRule, Math.floor(Date.now() / 1000), c.clockToleranceSeconds)
     } catch (err) {
       const e = toTokenError(err)

@@ -45,14 +45,14 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       // queue the 129th stream forever. Idle connections are still kept alive and reused.
       connections: null,
       pipelining: 1,
-      // reply-from turns certificate checks off unless told otherwise: the Ragie key must only
-      // ever go to a server that proves it is Ragie.
-      tls: { rejectUnauthorized: true },
       keepAliveTimeout: 30_000,
       headersTimeout: c.upstreamHeadersTimeoutMs,
       // Event streams may stay quiet for long: their idle limit is not a body timeout.
       bodyTimeout: 0,
-      connect: { timeout: c.upstreamConnectTimeoutMs }
+      // reply-from turns certificate checks off unless told otherwise (tls.rejectUnauthorized =
+      // false); connect options come last, so this wins: the Ragie key only goes to a server that
+      // proves it is Ragie.
+      connect: { timeout: c.upstreamConnectTimeoutMs, rejectUnauthorized: true }
     }
   })
 

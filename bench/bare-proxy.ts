@@ -1,0 +1,22 @@
+import Fastify from 'fastify'
+import replyFrom from '@fastify/reply-from'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * The ceiling of this stack: Fastify and @fastify/reply-from to the same upstream with the same
+ * pool settings as the gateway, no auth, no logging.
+ */
+const app = Fastify({ logger: false })
+await app.register(replyFrom, {
+  base: process.env.UPSTREAM,
+  undici: { connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0 }
+})
+app.removeAllContentTypeParsers()
+app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+app.route({
+  method: ['GET', 'POST', 'DELETE'],
+  url: '/:org/mcp/*',
+  handler: (request, reply) => reply.from(`/mcp/bench/${(request.params as { '*': string })['*']}`, { retryDelay: () => null })
+})
+await app.listen({ port: 0, host: '127.0.0.1', backlog: 8192 })
+process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }) + '\n')
