@@ -45,7 +45,8 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Optional(flag('true or false')),
   RESOURCE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'a display name' })),
   RESOURCE_DOCUMENTATION: Type.Optional(url('an http(s) URL')),
-  SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes'))
+  SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes')),
+  SESSION_SECRET: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces, e.g. the output of openssl rand -base64 32' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -88,6 +89,7 @@ export interface Config {
   resourceName: string
   resourceDocumentation: string | undefined
   scopesSupported: string[]
+  sessionSecret: string | undefined
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -140,8 +142,21 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     trustProxy: isTrue(e.TRUST_PROXY),
     resourceName: e.RESOURCE_NAME ?? 'Ragie MCP',
     resourceDocumentation: e.RESOURCE_DOCUMENTATION,
-    scopesSupported: splitList(e.SCOPES_SUPPORTED)
+    scopesSupported: splitList(e.SCOPES_SUPPORTED),
+    sessionSecret: e.SESSION_SECRET === '' ? undefined : e.SESSION_SECRET
   }
+}
+
+/** Safe-but-weaker defaults an operator should know about: one line each, logged once at start. */
+export function configWarnings (config: Config): string[] {
+  const warnings: string[] = []
+  if (config.allowedOrigins.length === 0) {
+    warnings.push('ALLOWED_ORIGINS is not set: any Origin may call the tenant routes (auth is bearer-only, so this is safe; set it to refuse unknown browser origins)')
+  }
+  if (config.sessionSecret === undefined) {
+    warnings.push('SESSION_SECRET is not set: session ids are bound with a random key for this process only; set the same SESSION_SECRET on every instance when several run')
+  }
+  return warnings
 }
 
 function pickEnv (env: Record<string, string | undefined>): Record<string, string> {

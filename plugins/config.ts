@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { loadConfig } from '../lib/config.ts'
+import { configWarnings, loadConfig } from '../lib/config.ts'
 import type { Config } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 
@@ -34,9 +34,11 @@ export function configStep<T> (opts: GatewayOptions, step: () => T): T {
   }
 }
 
-/** Validates the environment once and decorates `fastify.config`. */
+/** Validates the environment once, decorates `fastify.config`, and warns once about weaker defaults. */
 async function configPlugin (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
-  fastify.decorate('config', opts.config ?? configStep(opts, () => loadConfig(opts.env ?? process.env)))
+  const config = opts.config ?? configStep(opts, () => loadConfig(opts.env ?? process.env))
+  fastify.decorate('config', config)
+  for (const warning of configWarnings(config)) fastify.log.warn(warning)
 }
 
 export default fp(configPlugin, { name: 'config', fastify: '5.x' })

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts'
@@ -13,10 +14,14 @@ declare module 'fastify' {
   }
 }
 
-/** Where a verified request goes: its upstream path and the Ragie key to send. */
+/** Where a verified request goes: its upstream path, the Ragie key to send, and its session. */
 export interface Destination {
   path: string
   apiKey: string
+  /** Ragie's own session id, unwrapped from the client's; undefined when the client sent none. */
+  sessionId: string | undefined
+  /** The id the client sees for a session Ragie names in its answer; null drops the header. */
+  bindSession: (upstreamId: string) => string | null
 }
 
 export interface Upstream {
@@ -27,6 +32,23 @@ export interface Upstream {
 interface UpstreamResponse {
   headers: Record<string, string | string[] | undefined>
   stream: Readable
+}
+
+/** Ragie gets its own session id back, never the client's wrapped one. */
+function withSession (headers: IncomingHttpHeaders, sessionId: string | undefined): IncomingHttpHeaders {
+  if (sessionId === undefined) delete headers['mcp-session-id']
+  else headers['mcp-session-id'] = sessionId
+  return headers
+}
+
+/** The client gets Ragie's session id wrapped for its own (user, organization). */
+function bindSession (headers: OutgoingHttpHeaders, destination: Destination): OutgoingHttpHeaders {
+  const upstreamId = headers['mcp-session-id']
+  if (upstreamId === undefined) return headers
+  const bound = typeof upstreamId === 'string' ? destination.bindSession(upstreamId) : null
+  if (bound === null) delete headers['mcp-session-id']
+  else headers['mcp-session-id'] = bound
+  return headers
 }
 
 const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'FST_REPLY_FROM_CONNECT_TIMEOUT'])
@@ -69,12 +91,12 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       queryString: () => query,
       // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
       retryDelay: () => null,
-      rewriteRequestHeaders: (req, headers) => upstreamRequestHeaders(headers, destination.apiKey, {
+      rewriteRequestHeaders: (req, headers) => withSession(upstreamRequestHeaders(headers, destination.apiKey, {
         ip: req.ip,
         protocol: req.protocol,
         host: req.host
-      }),
-      rewriteHeaders: headers => clientResponseHeaders(headers) as typeof headers,
+      }), destination.sessionId),
+      rewriteHeaders: headers => bindSession(clientResponseHeaders(headers), destination) as typeof headers,
       onResponse: (_req, rep, raw) => {
         const res = raw as unknown as UpstreamResponse
         const type = res.headers['content-type']

@@ -30,6 +30,9 @@ t.test('the official MCP SDK client works through the gateway end to end', async
   const { client, transport } = await connect(t, url, token)
   const sessionId = transport.sessionId
   t.ok(sessionId, 'initialize returned an Mcp-Session-Id through the gateway')
+  const upstreamId = [...f.upstream.sessions.keys()][0] ?? ''
+  t.ok(upstreamId, 'the upstream created a session')
+  t.not(sessionId, upstreamId, 'the client holds the gateway\'s bound id, not Ragie\'s own')
 
   await t.test('tools/list', async t => {
     const { tools } = await client.listTools()
@@ -63,11 +66,11 @@ t.test('the official MCP SDK client works through the gateway end to end', async
   })
 
   await t.test('the GET stream carries server-initiated messages', async t => {
-    await f.upstream.waitFor(r => r.method === 'GET' && r.headers['mcp-session-id'] === sessionId)
+    await f.upstream.waitFor(r => r.method === 'GET' && r.headers['mcp-session-id'] === upstreamId)
     const received = new Promise<unknown>(resolve => {
       client.setNotificationHandler(LoggingMessageNotificationSchema, n => resolve(n.params.data))
     })
-    await f.upstream.sessions.get(sessionId as string)?.server.sendLoggingMessage({ level: 'info', data: 'from the standalone stream' })
+    await f.upstream.sessions.get(upstreamId)?.server.sendLoggingMessage({ level: 'info', data: 'from the standalone stream' })
     t.equal(await received, 'from the standalone stream')
   })
 
@@ -77,14 +80,16 @@ t.test('the official MCP SDK client works through the gateway end to end', async
       t.equal(r.headers.authorization, `Bearer ${RAGIE_KEY}`)
       t.notOk(JSON.stringify(r.headers).includes(token), 'the user token never went upstream')
       t.equal(r.partition, ORG.toLowerCase())
+      const session = r.headers['mcp-session-id']
+      if (session !== undefined) t.equal(session, upstreamId, 'upstream only ever saw its own session id')
     }
   })
 
   await t.test('DELETE ends the session upstream', async t => {
     await transport.terminateSession()
     const del = await f.upstream.waitFor(r => r.method === 'DELETE')
-    t.equal(del.headers['mcp-session-id'], sessionId)
-    t.notOk(f.upstream.sessions.has(sessionId as string), 'the upstream session is gone')
+    t.equal(del.headers['mcp-session-id'], upstreamId, 'the client\'s bound id was unwrapped to Ragie\'s own')
+    t.notOk(f.upstream.sessions.has(upstreamId), 'the upstream session is gone')
   })
 })
 

@@ -68,9 +68,23 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
     const membership = await fastify.membership.get(tenant.userId as string, tenant.path.org)
     if (membership === null) throw gatewayError('GW_NOT_MEMBER', 'the user is not an active member of this organization')
     if (!roleAllowed(membership, route.allowedRoles)) throw gatewayError('GW_ROLE_FORBIDDEN', 'the user\'s role may not use this organization\'s MCP server')
+    const owner = { userId: tenant.userId as string, org: tenant.path.org }
     tenant.destination = {
       path: upstreamPath(c.upstreamPathPrefix, route.partition, tenant.path),
-      apiKey: route.apiKey ?? c.ragieApiKey
+      apiKey: route.apiKey ?? c.ragieApiKey,
+      sessionId: undefined,
+      bindSession: upstreamId => fastify.sessionBinder.wrap(upstreamId, owner)
     }
+  })
+
+  // 7. The session: an Mcp-Session-Id must be one this gateway issued to this user in this
+  // organization (Ragie only sees the gateway's key, so it cannot tell users apart).
+  fastify.addHook('onRequest', async function checkSession (request: FastifyRequest) {
+    const header = request.headers['mcp-session-id']
+    if (header === undefined) return
+    const tenant = request.tenant as TenantState
+    const upstreamId = typeof header === 'string' ? fastify.sessionBinder.unwrap(header, { userId: tenant.userId as string, org: tenant.path.org }) : null
+    if (upstreamId === null) throw gatewayError('GW_SESSION_UNKNOWN', 'no such session')
+    ;(tenant.destination as Destination).sessionId = upstreamId
   })
 }

@@ -3,7 +3,8 @@ import type { Test } from 'tap'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, startFixtures, ORG, RAGIE_KEY } from '../helper.ts'
+import { build, startFixtures, MEMBER, ORG, RAGIE_KEY } from '../helper.ts'
+import { createSessionBinder } from '../../lib/session.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
 import type { UpstreamRequest } from '../fixtures/upstream.ts'
 
@@ -104,11 +105,13 @@ t.test('client X-Forwarded-* and Forwarded are not trusted: upstream gets the ga
   t.notOk(all.includes('gopher'), 'no client-claimed protocol reaches upstream')
 })
 
-t.test('MCP headers pass upstream unchanged', async t => {
+t.test('MCP headers pass upstream unchanged, the session id unwrapped to Ragie\'s own', async t => {
   const f = await startFixtures(t)
-  const app = await build(t, f.env)
+  const secret = 'a-session-secret-of-at-least-32-characters'
+  const app = await build(t, { ...f.env, SESSION_SECRET: secret })
+  // What another instance with the same secret handed the client for Ragie's session '3f0b9c8e-session'.
+  const bound = createSessionBinder(Buffer.from(secret)).wrap('3f0b9c8e-session', { userId: MEMBER, org: ORG }) as string
   const mcp = {
-    'mcp-session-id': '3f0b9c8e-session',
     'mcp-protocol-version': '2025-06-18',
     'last-event-id': 'evt-42',
     accept: 'application/json, text/event-stream',
@@ -117,10 +120,11 @@ t.test('MCP headers pass upstream unchanged', async t => {
     'mcp-name': 'echo',
     'mcp-param-foo': 'bar baz'
   }
-  const res = await app.inject({ method: 'POST', url: ECHO, headers: { authorization: `Bearer ${f.token()}`, ...mcp }, payload: '{"jsonrpc":"2.0"}' })
+  const res = await app.inject({ method: 'POST', url: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'mcp-session-id': bound, ...mcp }, payload: '{"jsonrpc":"2.0"}' })
   t.equal(res.statusCode, 200, res.body)
   const { headers } = onlyRequest(t, f)
   for (const [name, value] of Object.entries(mcp)) t.equal(headers[name], value, `${name} passes unchanged`)
+  t.equal(headers['mcp-session-id'], '3f0b9c8e-session')
 })
 
 t.test('request bodies pass upstream byte for byte, unparsed', async t => {

@@ -1,0 +1,54 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+// A version prefix, so the format can change without old ids being misread.
+const PREFIX = 'g1.'
+// Longest client-side id taken into account: an upstream id of 256 characters, wrapped, fits.
+const MAX_CLIENT_ID_LENGTH = 512
+const MAX_UPSTREAM_ID_LENGTH = 256
+// Mcp-Session-Id may only hold visible ASCII (MCP spec, Streamable HTTP).
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/
+
+/** Who a session belongs to: the token's user in the URL's organization. */
+export interface SessionOwner {
+  userId: string
+  org: string
+}
+
+/**
+ * Ties Ragie's `Mcp-Session-Id` to one (user, organization). Ragie only ever sees the gateway's
+ * key, so it cannot tell users apart: the client gets `g1.<upstream id>.<HMAC>` instead, and any
+ * instance holding the same secret can check it without shared storage.
+ */
+export interface SessionBinder {
+  /** The id the client sees for an upstream session created by `owner`; null if the upstream id is unusable. */
+  wrap: (upstreamId: string, owner: SessionOwner) => string | null
+  /** The upstream id inside a client's id, or null when it is malformed, forged or someone else's. */
+  unwrap: (clientId: string, owner: SessionOwner) => string | null
+}
+
+function mac (secret: Buffer, upstreamId: string, owner: SessionOwner): Buffer {
+  // NUL separators: none of the parts can hold one, so no two owners sign the same bytes.
+  return createHmac('sha256', secret).update(`${PREFIX}\u0000${owner.userId}\u0000${owner.org}\u0000${upstreamId}`).digest()
+}
+
+/** Creates a binder keyed by `secret` (SESSION_SECRET, or random bytes per start). */
+export function createSessionBinder (secret: Buffer): SessionBinder {
+  return {
+    wrap (upstreamId, owner) {
+      if (upstreamId.length > MAX_UPSTREAM_ID_LENGTH || !VISIBLE_ASCII.test(upstreamId)) return null
+      return `${PREFIX}${Buffer.from(upstreamId).toString('base64url')}.${mac(secret, upstreamId, owner).toString('base64url')}`
+    },
+    unwrap (clientId, owner) {
+      if (clientId.length > MAX_CLIENT_ID_LENGTH || !clientId.startsWith(PREFIX)) return null
+      const parts = clientId.slice(PREFIX.length).split('.')
+      if (parts.length !== 2) return null
+      const upstreamId = Buffer.from(parts[0], 'base64url').toString('latin1')
+      // base64url decoding is lenient: only the canonical spelling of an id is accepted.
+      if (upstreamId.length === 0 || Buffer.from(upstreamId, 'latin1').toString('base64url') !== parts[0] || !VISIBLE_ASCII.test(upstreamId)) return null
+      const given = Buffer.from(parts[1], 'base64url')
+      const expected = mac(secret, upstreamId, owner)
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
+      return upstreamId
+    }
+  }
+}

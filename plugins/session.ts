@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { createSessionBinder } from '../lib/session.ts'
+import type { SessionBinder } from '../lib/session.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessionBinder: SessionBinder
+  }
+}
+
+/**
+ * Binds Ragie's session ids to (user, organization) with an HMAC keyed by `SESSION_SECRET`;
+ * decorates `fastify.sessions`. Without the secret the key is random per start, so sessions only
+ * hold on the instance that created them (the config plugin warns).
+ */
+async function sessionPlugin (fastify: FastifyInstance): Promise<void> {
+  const secret = fastify.config.sessionSecret
+  fastify.decorate('sessionBinder', createSessionBinder(secret === undefined ? randomBytes(32) : Buffer.from(secret)))
+}
+
+export default fp(sessionPlugin, { name: 'session', fastify: '5.x', dependencies: ['config'] })

@@ -1,0 +1,52 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { createSessionBinder } from '../../lib/session.ts'
+
+const ALICE = { userId: 'user_alice', org: 'org_A' }
+const secret = randomBytes(32)
+const binder = createSessionBinder(secret)
+const UPSTREAM = '3f0b9c8e-7d1a-4c1e-9b5e-0a1b2c3d4e5f'
+
+t.test('a bound id unwraps to the upstream id for its owner only', async t => {
+  const id = binder.wrap(UPSTREAM, ALICE) as string
+  t.match(id, /^g1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'visible ASCII, as Mcp-Session-Id must be')
+  t.not(id, UPSTREAM)
+  t.equal(binder.unwrap(id, ALICE), UPSTREAM)
+  t.equal(binder.unwrap(id, { userId: 'user_bob', org: 'org_A' }), null, 'another user of the same organization')
+  t.equal(binder.unwrap(id, { userId: 'user_alice', org: 'org_B' }), null, 'the same user in another organization')
+  // The separator keeps (user, org) pairs that concatenate alike apart.
+  t.equal(binder.unwrap(id, { userId: 'user_alic', org: 'eorg_A' }), null)
+})
+
+t.test('another instance with the same secret accepts it; one with another secret does not', async t => {
+  const id = binder.wrap(UPSTREAM, ALICE) as string
+  t.equal(createSessionBinder(Buffer.from(secret)).unwrap(id, ALICE), UPSTREAM)
+  t.equal(createSessionBinder(randomBytes(32)).unwrap(id, ALICE), null)
+})
+
+t.test('raw, forged, tampered and malformed ids are refused', async t => {
+  const id = binder.wrap(UPSTREAM, ALICE) as string
+  const [, body, mac] = id.split('.')
+  const flipped = mac.slice(0, -2) + (mac.at(-2) === 'A' ? 'B' : 'A') + mac.at(-1)
+  const otherUpstream = Buffer.from('another-session').toString('base64url')
+  const cases: Record<string, string> = {
+    'the raw upstream id': UPSTREAM,
+    'a tampered MAC': `g1.${body}.${flipped}`,
+    'a MAC moved onto another upstream id': `g1.${otherUpstream}.${mac}`,
+    'a truncated MAC': `g1.${body}.${mac.slice(0, 20)}`,
+    'no MAC': `g1.${body}.`,
+    'an extra part': `${id}.x`,
+    'another version': `g2.${body}.${mac}`,
+    'padding added': `g1.${body}=.${mac}`,
+    empty: '',
+    'very long': `g1.${'A'.repeat(10_000)}.${mac}`,
+    'two ids joined, as duplicated headers arrive': `${id}, ${id}`
+  }
+  for (const [what, value] of Object.entries(cases)) t.equal(binder.unwrap(value, ALICE), null, what)
+})
+
+t.test('an upstream id that is not visible ASCII or is too long is not wrapped', async t => {
+  t.equal(binder.wrap('has space', ALICE), null)
+  t.equal(binder.wrap('x'.repeat(257), ALICE), null)
+  t.equal(binder.wrap('', ALICE), null)
+})
