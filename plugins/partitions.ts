@@ -15,24 +15,50 @@ declare module 'fastify' {
 export interface Partitions {
   /** The route of an organization, or null when strict mode has no entry for it. */
   resolve: (org: string) => TenantRoute | null
+  /** Reads the mapping file again; a file that is not valid keeps the current mapping. */
+  reload: () => { ok: true, entries: number } | { ok: false, error: string }
   readonly strict: boolean
   readonly mapping: Mapping
 }
 
-/** Loads the mapping file (if any) at start and decorates `fastify.partitions`. */
+/**
+ * Loads the mapping file (if any) at start and decorates `fastify.partitions`. With a mapping
+ * file, SIGHUP reloads it: an invalid new file keeps the old mapping, and the log says why.
+ */
 async function partitionsPlugin (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
   const { mappingFile, strictMapping } = fastify.config
-  const mapping: Mapping = configStep(opts, () => {
+  const env = opts.env ?? process.env
+  let mapping: Mapping = configStep(opts, () => {
     if (strictMapping && mappingFile === undefined) {
       throw new ConfigError('strict mapping needs a mapping file (--mapping-file or MAPPING_FILE)')
     }
-    return mappingFile === undefined ? new Map() : loadMappingFile(mappingFile, opts.env ?? process.env)
+    return mappingFile === undefined ? new Map() : loadMappingFile(mappingFile, env)
   })
+
+  function reload (): { ok: true, entries: number } | { ok: false, error: string } {
+    if (mappingFile === undefined) return { ok: false, error: 'no mapping file is configured' }
+    try {
+      mapping = loadMappingFile(mappingFile, env)
+    } catch (err) {
+      fastify.log.warn({ file: mappingFile, reason: (err as Error).message }, 'mapping file not reloaded: keeping the current mapping')
+      return { ok: false, error: (err as Error).message }
+    }
+    fastify.log.info({ file: mappingFile, entries: mapping.size }, 'mapping file reloaded')
+    return { ok: true, entries: mapping.size }
+  }
+
   fastify.decorate('partitions', {
     resolve: (org: string) => resolveTenant(mapping, org, strictMapping),
+    reload,
     strict: strictMapping,
-    mapping
+    get mapping () { return mapping }
   })
+
+  if (mappingFile !== undefined) {
+    const onHangup = (): void => { reload() }
+    process.on('SIGHUP', onHangup)
+    fastify.addHook('onClose', async () => { process.off('SIGHUP', onHangup) })
+  }
 }
 
 export default fp(partitionsPlugin, { name: 'partitions', fastify: '5.x', dependencies: ['config'] })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -156,4 +157,24 @@ t.test('SIGTERM: in-flight requests finish, open SSE streams end cleanly after t
   }
   t.ok(ended, 'the SSE stream ended cleanly')
   t.same(await proc.exited, { code: 0, signal: null })
+})
+
+t.test('SIGHUP reloads the mapping file of a running server.ts', async t => {
+  const f = await startFixtures(t)
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: 'first' }) })
+  const proc = startServer(t, ['-m', join(dir, 'mapping.json')], serverEnv(f))
+  const port = await proc.listening
+  const url = `http://127.0.0.1:${port}/${ORG}/mcp/raw/echo`
+  const auth = { authorization: `Bearer ${f.token(MEMBER)}` }
+  t.equal((await fetch(url, { headers: auth })).status, 200)
+  writeFileSync(join(dir, 'mapping.json'), JSON.stringify({ [ORG]: 'second' }))
+  proc.child.kill('SIGHUP')
+  await new Promise<void>(resolve => {
+    const check = () => proc.stdout.some(l => /mapping file reloaded/.test(l)) ? resolve() : setTimeout(check, 50)
+    check()
+  })
+  t.equal((await fetch(url, { headers: auth })).status, 200, 'the process is still serving')
+  t.same(f.upstream.requests.map(r => r.partition), ['first', 'second'])
+  proc.child.kill('SIGTERM')
+  t.equal((await proc.exited).code, 0)
 })
