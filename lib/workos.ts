@@ -9,19 +9,24 @@ export interface WorkosLookupOptions {
   maxRetries: number
 }
 
-/**
- * The one place the gateway asks WorkOS anything: the user's active membership in one
- * organization, through the official SDK (`listOrganizationMemberships`).
- */
-export function createWorkosLookup (opts: WorkosLookupOptions): MembershipLookup {
+/** The official SDK, pointed at `apiUrl` (the SDK takes host, port and scheme apart). */
+export function createWorkosClient (opts: WorkosLookupOptions): WorkOS {
   const api = new URL(opts.apiUrl)
-  const workos = new WorkOS(opts.apiKey, {
+  return new WorkOS(opts.apiKey, {
     apiHostname: api.hostname,
     https: api.protocol === 'https:',
     port: api.port === '' ? undefined : Number(api.port),
     timeout: opts.timeoutMs,
     maxRetries: opts.maxRetries
   })
+}
+
+/**
+ * The one place the gateway asks WorkOS anything: the user's active membership in one
+ * organization, through the official SDK (`listOrganizationMemberships`).
+ */
+export function createWorkosLookup (opts: WorkosLookupOptions): MembershipLookup {
+  const workos = createWorkosClient(opts)
 
   return async function lookupMembership (userId: string, organizationId: string): Promise<Membership | null> {
     let page
