@@ -46,7 +46,11 @@ export const EnvSchema = Type.Object({
   RESOURCE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'a display name' })),
   RESOURCE_DOCUMENTATION: Type.Optional(url('an http(s) URL')),
   SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes')),
-  SESSION_SECRET: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces, e.g. the output of openssl rand -base64 32' }))
+  SESSION_SECRET: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces, e.g. the output of openssl rand -base64 32' })),
+  BODY_LIMIT: Type.Optional(positive('a positive whole number of bytes')),
+  SSE_KEEPALIVE: Type.Optional(integer('a whole number of seconds (0: no keep-alive)')),
+  SSE_IDLE_TIMEOUT: Type.Optional(integer('a whole number of seconds (0: no idle limit)')),
+  MAX_STREAMS_PER_USER: Type.Optional(integer('a whole number of streams (0: no limit)'))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -90,6 +94,10 @@ export interface Config {
   resourceDocumentation: string | undefined
   scopesSupported: string[]
   sessionSecret: string | undefined
+  bodyLimit: number
+  sseKeepAliveSeconds: number
+  sseIdleTimeoutSeconds: number
+  maxStreamsPerUser: number
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -143,7 +151,11 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     resourceName: e.RESOURCE_NAME ?? 'Ragie MCP',
     resourceDocumentation: e.RESOURCE_DOCUMENTATION,
     scopesSupported: splitList(e.SCOPES_SUPPORTED),
-    sessionSecret: e.SESSION_SECRET === '' ? undefined : e.SESSION_SECRET
+    sessionSecret: e.SESSION_SECRET === '' ? undefined : e.SESSION_SECRET,
+    bodyLimit: Number(e.BODY_LIMIT ?? 4 * 1024 * 1024),
+    sseKeepAliveSeconds: Number(e.SSE_KEEPALIVE ?? 25),
+    sseIdleTimeoutSeconds: Number(e.SSE_IDLE_TIMEOUT ?? 300),
+    maxStreamsPerUser: Number(e.MAX_STREAMS_PER_USER ?? 10)
   }
 }
 

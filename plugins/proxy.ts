@@ -7,6 +7,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts
 import { createStreamRegistry } from '../lib/streams.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
 import { gatewayError } from '../lib/errors.ts'
+import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -78,7 +79,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     }
   })
 
-  const streams = createStreamRegistry()
+  const streams = createStreamRegistry({ keepAliveMs: c.sseKeepAliveSeconds * 1000, idleTimeoutMs: c.sseIdleTimeoutSeconds * 1000 })
 
   function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
     // reply-from decodes the source to look for `..` (anywhere, the query too: a 400; a malformed
@@ -104,6 +105,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
         rep.send(isStream ? streams.track(res.stream) : res.stream)
       },
       onError: (rep, { error }) => {
+        if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return rep.send(bodyTooLarge(c.bodyLimit))
         const code = (error as { code?: string }).code ?? ''
         rep.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')
         rep.send(TIMEOUT_CODES.has(code)

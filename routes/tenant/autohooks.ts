@@ -87,4 +87,14 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
     if (upstreamId === null) throw gatewayError('GW_SESSION_UNKNOWN', 'no such session')
     ;(tenant.destination as Destination).sessionId = upstreamId
   })
+
+  // 8. Open event streams (GET, the long-lived ones) per user, so one user cannot hold every socket.
+  fastify.addHook('onRequest', async function limitStreams (request: FastifyRequest, reply: FastifyReply) {
+    if (request.method !== 'GET') return
+    const release = fastify.streamQuota.acquire((request.tenant as TenantState).userId as string)
+    if (release === null) {
+      throw gatewayError('GW_TOO_MANY_STREAMS', 'too many open streams for this user', { 'retry-after': String(c.retryAfterSeconds) })
+    }
+    reply.raw.once('close', release)
+  })
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Destination } from '../../plugins/proxy.ts'
 import type { TenantState } from './autohooks.ts'
+import { bodyTooLarge, declaredTooLarge, limitBody } from '../../lib/limits.ts'
 
 const TENANT_ROUTES = ['/:org/mcp', '/:org/mcp/*']
 
@@ -9,9 +10,12 @@ const TENANT_ROUTES = ['/:org/mcp', '/:org/mcp/*']
  * this folder's autohooks; bodies are never parsed, the raw stream is handed to the proxy.
  */
 const tenant: FastifyPluginAsync = async function (fastify) {
+  const limit = fastify.config.bodyLimit
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', function (_request, payload, done) {
-    done(null, payload)
+  // Parsers run after every check of autohooks.ts: a body is only read for a verified member.
+  fastify.addContentTypeParser('*', function (request, payload, done) {
+    if (declaredTooLarge(request.headers['content-length'], limit)) return done(bodyTooLarge(limit))
+    done(null, limitBody(payload, limit))
   })
 
   for (const url of TENANT_ROUTES) {

@@ -1,0 +1,69 @@
+import { Transform } from 'node:stream'
+import type { Readable } from 'node:stream'
+import { gatewayError } from './errors.ts'
+import type { GatewayError } from './errors.ts'
+
+/** A request body that grew past the limit while streaming: the upstream request is aborted. */
+export class BodyTooLargeError extends Error {
+  constructor (limit: number) {
+    super(`the request body is larger than ${limit} bytes`)
+    this.name = 'BodyTooLargeError'
+  }
+}
+
+/** 413, and the connection closed: the rest of the body is never read. */
+export function bodyTooLarge (limit: number): GatewayError {
+  return gatewayError('GW_BODY_TOO_LARGE', `the request body may not be larger than ${limit} bytes`, { connection: 'close' })
+}
+
+/** True when a declared Content-Length is over the limit (or not a length at all). */
+export function declaredTooLarge (contentLength: string | undefined, limit: number): boolean {
+  if (contentLength === undefined) return false
+  return !/^[0-9]{1,15}$/.test(contentLength) || Number(contentLength) > limit
+}
+
+/**
+ * The body as it streams, cut off with a BodyTooLargeError once more than `limit` bytes went
+ * through (a chunked body declares no length): the upstream never receives a complete body.
+ */
+export function limitBody (body: Readable, limit: number): Readable {
+  let seen = 0
+  const counted = new Transform({
+    transform (chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      if (seen > limit) return done(new BodyTooLargeError(limit))
+      done(null, chunk)
+    }
+  })
+  body.on('error', err => counted.destroy(err))
+  return body.pipe(counted)
+}
+
+/** Open long-lived streams per key (a user), bounded. */
+export interface StreamQuota {
+  /** Takes a slot and returns its release (safe to call twice), or null when the key holds `max` already. */
+  acquire: (key: string) => (() => void) | null
+  /** Slots a key holds now. */
+  held: (key: string) => number
+}
+
+/** Creates a quota of `max` slots per key; 0 means no limit. */
+export function createStreamQuota (max: number): StreamQuota {
+  const counts = new Map<string, number>()
+  return {
+    acquire (key) {
+      const held = counts.get(key) ?? 0
+      if (max > 0 && held >= max) return null
+      counts.set(key, held + 1)
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        const left = (counts.get(key) ?? 1) - 1
+        if (left === 0) counts.delete(key)
+        else counts.set(key, left)
+      }
+    },
+    held: key => counts.get(key) ?? 0
+  }
+}

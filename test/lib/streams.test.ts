@@ -1,0 +1,94 @@
+import t from 'tap'
+import { PassThrough } from 'node:stream'
+import type { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createStreamRegistry } from '../../lib/streams.ts'
+
+/** Everything the client side receives, and whether it ended cleanly or with an error. */
+function collect (client: Readable): { text: () => string, ended: Promise<'end' | Error> } {
+  const chunks: Buffer[] = []
+  client.on('data', (chunk: Buffer) => chunks.push(chunk))
+  const ended = new Promise<'end' | Error>(resolve => {
+    client.on('end', () => resolve('end'))
+    client.on('error', resolve)
+  })
+  return { text: () => Buffer.concat(chunks).toString(), ended }
+}
+
+async function until (test: () => boolean): Promise<void> {
+  while (!test()) await sleep(5)
+}
+
+t.test('an idle stream gets pings, never inside an event', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 20, idleTimeoutMs: 0 })
+  const upstream = new PassThrough()
+  const out = collect(registry.track(upstream))
+  t.teardown(() => registry.endAll())
+
+  await until(() => out.text().includes(': ping\n\n'))
+  t.match(out.text(), /^(: ping\n\n)+$/, 'pings while nothing was sent')
+
+  upstream.write('data: {"half":')
+  await until(() => out.text().endsWith('data: {"half":'))
+  const before = out.text()
+  // Ten keep-alive periods with the event open: no ping may land inside it.
+  await sleep(200)
+  t.equal(out.text(), before, 'nothing inserted inside the event')
+  upstream.write('1}\n\n')
+  await until(() => out.text().endsWith('1}\n\n: ping\n\n'))
+  t.pass('the next ping follows the end of the event')
+  for (const event of out.text().split('\n\n').filter(Boolean)) {
+    t.ok(event === ': ping' || event === 'data: {"half":1}', `a whole frame: ${JSON.stringify(event)}`)
+  }
+})
+
+t.test('a stream that keeps sending gets no pings', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 50, idleTimeoutMs: 0 })
+  const upstream = new PassThrough()
+  const out = collect(registry.track(upstream))
+  for (let i = 0; i < 20; i++) {
+    upstream.write(`data: ${i}\n\n`)
+    await sleep(10)
+  }
+  upstream.end()
+  t.equal(await out.ended, 'end')
+  t.notOk(out.text().includes(': ping'))
+})
+
+t.test('an upstream silent past the idle timeout is ended cleanly, and released', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 50 })
+  const upstream = new PassThrough()
+  const out = collect(registry.track(upstream))
+  upstream.write('data: 1\n\n')
+  t.equal(await out.ended, 'end', 'a clean end, not an error')
+  t.equal(out.text(), 'data: 1\n\n')
+  t.ok(upstream.destroyed, 'the upstream request is released')
+  t.equal(registry.size, 0)
+})
+
+t.test('an upstream that errors mid-stream ends the client cleanly', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0 })
+  const upstream = new PassThrough()
+  const out = collect(registry.track(upstream))
+  upstream.write('data: 1\n\ndata: par')
+  await until(() => out.text().length > 0)
+  upstream.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))
+  t.equal(await out.ended, 'end')
+  t.equal(registry.size, 0)
+})
+
+t.test('endAll ends every stream cleanly; a client that leaves releases its upstream', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 10, idleTimeoutMs: 1000 })
+  const upstreams = [new PassThrough(), new PassThrough(), new PassThrough()]
+  const clients = upstreams.map(u => registry.track(u))
+  const outs = clients.map(collect)
+  t.equal(registry.size, 3)
+  clients[2].destroy()
+  await until(() => registry.size === 2)
+  t.ok(upstreams[2].destroyed, 'the upstream of a client that left is closed')
+  registry.endAll()
+  t.equal(await outs[0].ended, 'end')
+  t.equal(await outs[1].ended, 'end')
+  t.ok(upstreams[0].destroyed && upstreams[1].destroyed)
+  t.equal(registry.size, 0)
+})

@@ -1,0 +1,192 @@
+import t from 'tap'
+import { request } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
+import type { TestContext } from '../helper.ts'
+import { rawRequest } from '../fixtures/raw-http.ts'
+import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
+
+const ECHO = `/${ORG}/mcp/raw/echo`
+const SSE = `/${ORG}/mcp/raw/sse`
+const COLLEAGUE = 'user_01COLLEAGUE0000000000000'
+
+async function listening (t: TestContext, env: Record<string, string>): Promise<number> {
+  const app = await build(t, env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return (app.server.address() as AddressInfo).port
+}
+
+/** Waits until `test` holds; the tap timeout bounds the wait. */
+async function until (test: () => boolean): Promise<void> {
+  while (!test()) await sleep(10)
+}
+
+async function readAll (res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString()
+}
+
+t.test('a declared body over BODY_LIMIT gets 413 JSON, the connection closed, and nothing upstream', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, { ...f.env, BODY_LIMIT: '1024' })
+  const res = await rawRequest(port, { method: 'POST', path: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, body: 'x'.repeat(1025) })
+  t.equal(res.status, 413)
+  t.same(JSON.parse(res.body), { error: 'payload_too_large', error_description: 'the request body may not be larger than 1024 bytes' })
+  t.equal(res.headers.connection, 'close')
+  t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
+
+  const exact = await rawRequest(port, { method: 'POST', path: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, body: 'x'.repeat(1024) })
+  t.equal(exact.status, 200, 'a body of exactly the limit passes')
+  t.equal(f.upstream.requests[0]?.body?.length, 1024)
+})
+
+t.test('the default limit is 4 MiB: a larger declared length is refused before any byte is read', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, f.env)
+  // Headers only: the gateway answers on the declared length, without waiting for the body.
+  const res = await rawRequest(port, { method: 'POST', path: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', 'content-length': String(4 * 1024 * 1024 + 1) } })
+  t.equal(res.status, 413)
+  t.equal(f.upstream.requests.length, 0)
+})
+
+t.test('a chunked body growing past BODY_LIMIT gets 413, and upstream never receives a complete body', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, { ...f.env, BODY_LIMIT: '1024' })
+  const req = request({ port, host: '127.0.0.1', method: 'POST', path: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } })
+  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+  req.write('a'.repeat(600))
+  const upstream = await f.upstream.waitFor(r => r.url.endsWith('/raw/echo'))
+  req.write('b'.repeat(600))
+  const res = await answered
+  t.equal(res.statusCode, 413)
+  t.equal(JSON.parse(await readAll(res)).error, 'payload_too_large')
+  req.destroy()
+  await until(() => upstream.aborted)
+  t.equal(upstream.body, undefined, 'the upstream request was aborted before its body completed')
+  t.equal(f.upstream.requests.length, 1)
+})
+
+t.test('a chunked body within the limit passes whole', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, { ...f.env, BODY_LIMIT: '1024' })
+  const req = request({ port, host: '127.0.0.1', method: 'POST', path: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } })
+  const answered = new Promise<IncomingMessage>(resolve => req.on('response', resolve))
+  req.write('a'.repeat(600))
+  req.end('b'.repeat(424))
+  const res = await answered
+  t.equal(res.statusCode, 200)
+  t.equal(JSON.parse(await readAll(res)).bytes, 1024)
+})
+
+t.test('headers larger than Node\'s limit get 431 JSON and nothing upstream', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, f.env)
+  const res = await rawRequest(port, { path: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'x-padding': 'p'.repeat(20 * 1024) } })
+  t.equal(res.status, 431)
+  t.equal(JSON.parse(res.body).error, 'request_header_fields_too_large')
+  t.equal(f.upstream.requests.length, 0)
+})
+
+t.test('MAX_STREAMS_PER_USER: one stream too many gets 429 JSON with Retry-After, and nothing upstream', async t => {
+  const f = await startFixtures(t)
+  f.workos.addMembership({ userId: COLLEAGUE, organizationId: ORG, status: 'active', role: 'member' })
+  const port = await listening(t, { ...f.env, MAX_STREAMS_PER_USER: '2', RETRY_AFTER_SECONDS: '3' })
+  const base = `http://127.0.0.1:${port}`
+  const open = (sub: string) => {
+    const controller = new AbortController()
+    t.teardown(() => controller.abort())
+    return fetch(`${base}${SSE}`, { headers: { authorization: `Bearer ${f.token(sub)}`, accept: 'text/event-stream' }, signal: controller.signal })
+      .then(res => ({ res, close: () => controller.abort() }))
+  }
+  const first = await open(MEMBER)
+  const second = await open(MEMBER)
+  t.equal(first.res.status, 200)
+  t.equal(second.res.status, 200)
+  await until(() => f.upstream.requests.length === 2)
+
+  const third = await open(MEMBER)
+  t.equal(third.res.status, 429)
+  t.equal(third.res.headers.get('retry-after'), '3')
+  t.same(await third.res.json(), { error: 'too_many_requests', error_description: 'too many open streams for this user' })
+  t.equal(f.upstream.requests.length, 2, 'the refused stream never reached upstream')
+
+  const post = await fetch(`${base}${ECHO}`, { method: 'POST', headers: { authorization: `Bearer ${f.token(MEMBER)}`, 'content-type': 'application/json' }, body: '{}' })
+  t.equal(post.status, 200, 'calls (POST) are not streams: not counted')
+  const colleague = await open(COLLEAGUE)
+  t.equal(colleague.res.status, 200, 'another user has their own quota')
+
+  first.close()
+  // The slot frees once the gateway sees the first stream close.
+  let again = await open(MEMBER)
+  while (again.res.status === 429) {
+    await sleep(20)
+    again = await open(MEMBER)
+  }
+  t.equal(again.res.status, 200, 'a closed stream frees its slot')
+})
+
+t.test('SSE keep-alive: an idle stream gets ": ping" frames, only between events', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_KEEPALIVE: '1' })
+  const controller = new AbortController()
+  t.teardown(() => controller.abort())
+  const answer = fetch(`http://127.0.0.1:${port}/${ORG}/mcp`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' }, signal: controller.signal })
+  const upstream = await scripted.next()
+  openEventStream(upstream.res)
+  const res = await answer
+  t.equal(res.status, 200)
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  const pump = async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
+      if (done) return
+      text += decoder.decode(value, { stream: true })
+    }
+  }
+  pump().catch(() => {})
+
+  await until(() => text.includes(': ping\n\n'))
+  t.match(text, /^(: ping\n\n)+$/, 'pings on a stream that has sent nothing yet')
+
+  upstream.res.write('id: 1\ndata: {"half":')
+  await until(() => text.endsWith('data: {"half":'))
+  const inside = text
+  // Two and a half keep-alive periods with the event open.
+  await sleep(2500)
+  t.equal(text, inside, 'no ping inside an unfinished event')
+  upstream.res.write('true}\n\n')
+  await until(() => text.endsWith('true}\n\n: ping\n\n'))
+  t.pass('the next ping comes once the event is complete')
+  t.ok(text.split('\n\n').filter(Boolean).every(frame => frame === ': ping' || frame === 'id: 1\ndata: {"half":true}'), 'every frame is whole')
+})
+
+t.test('SSE_IDLE_TIMEOUT: an upstream stream silent that long is ended cleanly, and the upstream request closed', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_IDLE_TIMEOUT: '1', SSE_KEEPALIVE: '0' })
+  const answer = fetch(`http://127.0.0.1:${port}/${ORG}/mcp`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
+  const upstream = await scripted.next()
+  openEventStream(upstream.res)
+  upstream.res.write('id: 1\ndata: hello\n\n')
+  const res = await answer
+  t.equal(await res.text(), 'id: 1\ndata: hello\n\n', 'the body ends cleanly (no error) after the silence')
+  await until(() => upstream.closed)
+  t.ok(upstream.closed, 'the upstream request was closed')
+})
+
+t.test('a refused request takes no stream slot, and a finished GET gives its slot back', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, MAX_STREAMS_PER_USER: '1', MEMBERSHIP_NEGATIVE_TTL_SECONDS: '0' })
+  const get = () => app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/status/200`, headers: { authorization: `Bearer ${f.token(STRANGER)}` } })
+  for (let i = 0; i < 3; i++) t.equal((await get()).statusCode, 403)
+  f.workos.addMembership({ userId: STRANGER, organizationId: ORG, status: 'active', role: 'member' })
+  for (let i = 0; i < 3; i++) t.equal((await get()).statusCode, 200, 'the slot is free each time')
+})
