@@ -25,7 +25,7 @@ Ragie MCP gateway sandbox: the real gateway, with local stand-ins for AuthKit, W
 
   MCP URL         ${s.mcpUrl}
   organization    ${s.org.id} (${s.org.name}, partition ${s.org.partition})
-  members         ${DEMO_USERS.map(u => `${u.email} (${u.organizationId === s.org.id ? 'member' : 'not a member: gets 403'})`).join(', ')}
+  users           ${DEMO_USERS.map(u => `${u.email} (${u.organizationId === s.org.id ? 'member' : 'not a member: gets 403'})`).join(', ')}
   signs in        ${who}
   AuthKit         ${s.authkit.issuer} (stand-in)
   WorkOS API      ${s.workos.url} (stand-in)

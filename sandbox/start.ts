@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
@@ -85,6 +86,8 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
     WORKOS_API_URL: workos.url,
     MAPPING_FILE: join(import.meta.dirname, 'mapping.json'),
     LOG_LEVEL: opts.logLevel ?? 'info',
+    // One process, one start: a fresh key is right, and says so instead of warning about it.
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
     // Ctrl-C should not wait the production grace period for the Inspector's open stream.
     SHUTDOWN_GRACE_SECONDS: '1'
   }
