@@ -50,7 +50,10 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT: Type.Optional(positive('a positive whole number of bytes')),
   SSE_KEEPALIVE: Type.Optional(integer('a whole number of seconds (0: no keep-alive)')),
   SSE_IDLE_TIMEOUT: Type.Optional(integer('a whole number of seconds (0: no idle limit)')),
-  MAX_STREAMS_PER_USER: Type.Optional(integer('a whole number of streams (0: no limit)'))
+  MAX_STREAMS_PER_USER: Type.Optional(integer('a whole number of streams (0: no limit)')),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^(rediss?://\\S+)?$', description: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0' })),
+  REDIS_KEY_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9:_.-]{1,64}$', description: 'letters, digits and : _ . - (at most 64)' })),
+  REDIS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds'))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -98,6 +101,9 @@ export interface Config {
   sseKeepAliveSeconds: number
   sseIdleTimeoutSeconds: number
   maxStreamsPerUser: number
+  redisUrl: string | undefined
+  redisKeyPrefix: string
+  redisTimeoutMs: number
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -155,7 +161,10 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     bodyLimit: Number(e.BODY_LIMIT ?? 4 * 1024 * 1024),
     sseKeepAliveSeconds: Number(e.SSE_KEEPALIVE ?? 25),
     sseIdleTimeoutSeconds: Number(e.SSE_IDLE_TIMEOUT ?? 300),
-    maxStreamsPerUser: Number(e.MAX_STREAMS_PER_USER ?? 10)
+    maxStreamsPerUser: Number(e.MAX_STREAMS_PER_USER ?? 10),
+    redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'mcp-gateway:',
+    redisTimeoutMs: Number(e.REDIS_TIMEOUT_MS ?? 500)
   }
 }
 

@@ -19,50 +19,112 @@ export class MembershipUnavailableError extends Error {
   }
 }
 
+/** A cached answer: a member with their roles, or not a member. */
+export type MembershipEntry = { member: true, membership: Membership } | { member: false }
+
+/**
+ * A second tier that several instances share (Redis). `get` throws when the store cannot answer:
+ * the cache then fails closed rather than ask the source on its own word.
+ */
+export interface SharedMembershipStore {
+  get: (userId: string, organizationId: string) => Promise<{ entry: MembershipEntry, ttlMs: number } | undefined>
+  set: (userId: string, organizationId: string, entry: MembershipEntry, ttlMs: number) => Promise<void>
+}
+
 export interface MembershipCacheOptions {
   lookup: MembershipLookup
   ttlMs: number
   negativeTtlMs: number
   max: number
   retryAfterSeconds: number
+  shared?: SharedMembershipStore
+  /** Told when the shared store failed (a read refused the request, a write was skipped). */
+  onSharedError?: (err: Error) => void
+}
+
+/** Look-ups so far: answered from a cache tier, from the source, or not at all. */
+export interface MembershipStats {
+  hit: number
+  miss: number
+  error: number
 }
 
 export interface MembershipCache {
   /** The active membership, or null; throws GW_MEMBERSHIP_UNAVAILABLE when the source can't say. */
   get: (userId: string, organizationId: string) => Promise<Membership | null>
-  /** Forgets one (user, org) so the next request asks the source again. */
-  evict: (userId: string, organizationId: string) => void
+  /**
+   * Forgets one (user, org), or every organization of a user, on this instance, so the next
+   * request asks again; a look-up in flight meanwhile is answered but not cached.
+   */
+  evict: (userId: string, organizationId?: string) => void
   clear: () => void
+  readonly stats: Readonly<MembershipStats>
 }
 
 const NOT_A_MEMBER = Object.freeze({ member: false }) as { member: false }
-type Entry = { member: true, membership: Membership } | { member: false }
 
 /**
  * A bounded cache in front of a lookup: members for `ttlMs`, non-members for `negativeTtlMs`,
- * failures never; concurrent look-ups of one (user, org) share one call.
+ * failures never; concurrent look-ups of one (user, org) share one call. With a shared store,
+ * a local miss asks it before the source, and what the source says is written to both.
  */
 export function createMembershipCache (opts: MembershipCacheOptions): MembershipCache {
-  const cache = new LRUCache<string, Entry>({ max: opts.max, ttl: opts.ttlMs, ttlAutopurge: false })
-  const inflight = new Map<string, Promise<Entry>>()
+  const cache = new LRUCache<string, MembershipEntry>({ max: opts.max, ttl: opts.ttlMs, ttlAutopurge: false })
+  const inflight = new Map<string, Promise<MembershipEntry>>()
+  const stats: MembershipStats = { hit: 0, miss: 0, error: 0 }
+  // Bumped by every eviction: a look-up that started before one must not cache what it learnt.
+  let evictions = 0
 
-  async function load (key: string, userId: string, organizationId: string): Promise<Entry> {
-    const membership = await opts.lookup(userId, organizationId)
-    const entry: Entry = membership === null ? NOT_A_MEMBER : { member: true, membership }
-    const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
+  function keep (key: string, entry: MembershipEntry, ttlMs: number): void {
     // lru-cache reads a ttl of 0 as "never expires"; an operator who sets 0 means "do not cache".
-    if (ttl > 0) cache.set(key, entry, { ttl })
-    return entry
+    if (ttlMs > 0) cache.set(key, entry, { ttl: ttlMs })
+  }
+
+  async function fromShared (userId: string, organizationId: string): Promise<{ entry: MembershipEntry, ttlMs: number } | undefined> {
+    try {
+      return await (opts.shared as SharedMembershipStore).get(userId, organizationId)
+    } catch (err) {
+      opts.onSharedError?.(err as Error)
+      throw new MembershipUnavailableError('the shared membership cache is unreachable')
+    }
+  }
+
+  async function load (key: string, userId: string, organizationId: string): Promise<{ entry: MembershipEntry, cached: boolean }> {
+    const generation = evictions
+    if (opts.shared !== undefined) {
+      const found = await fromShared(userId, organizationId)
+      if (found !== undefined) {
+        if (generation === evictions) keep(key, found.entry, found.ttlMs)
+        return { entry: found.entry, cached: true }
+      }
+    }
+    const membership = await opts.lookup(userId, organizationId)
+    const entry: MembershipEntry = membership === null ? NOT_A_MEMBER : { member: true, membership }
+    const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
+    if (generation === evictions && ttl > 0) {
+      keep(key, entry, ttl)
+      opts.shared?.set(userId, organizationId, entry, ttl).catch(err => opts.onSharedError?.(err as Error))
+    }
+    return { entry, cached: false }
   }
 
   async function get (userId: string, organizationId: string): Promise<Membership | null> {
     const key = `${organizationId}\u0000${userId}`
     let entry = cache.get(key)
-    if (entry === undefined) {
+    if (entry !== undefined) {
+      stats.hit++
+    } else {
       let pending = inflight.get(key)
       if (pending === undefined) {
         // Deleted a tick later, so a lookup that throws at once is not left in flight forever.
-        pending = load(key, userId, organizationId).finally(() => inflight.delete(key))
+        pending = load(key, userId, organizationId).then(r => {
+          if (r.cached) stats.hit++
+          else stats.miss++
+          return r.entry
+        }, err => {
+          stats.error++
+          throw err
+        }).finally(() => inflight.delete(key))
         inflight.set(key, pending)
       }
       try {
@@ -77,10 +139,23 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     return entry.member ? entry.membership : null
   }
 
+  function evict (userId: string, organizationId?: string): void {
+    evictions++
+    if (organizationId !== undefined) {
+      cache.delete(`${organizationId}\u0000${userId}`)
+      return
+    }
+    const suffix = `\u0000${userId}`
+    for (const key of [...cache.keys()]) {
+      if (key.endsWith(suffix)) cache.delete(key)
+    }
+  }
+
   return {
     get,
-    evict: (userId, organizationId) => { cache.delete(`${organizationId}\u0000${userId}`) },
-    clear: () => { cache.clear() }
+    evict,
+    clear: () => { cache.clear() },
+    stats
   }
 }
 

@@ -2,26 +2,52 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createMembershipCache } from '../lib/membership.ts'
 import type { MembershipCache } from '../lib/membership.ts'
+import { createEvictionBus, createRedisMembershipStore } from '../lib/membership-store.ts'
+import type { Eviction } from '../lib/membership-store.ts'
 import { createWorkosLookup } from '../lib/workos.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    membership: MembershipCache
+    membership: Memberships
   }
 }
 
-/** WorkOS membership look-ups behind a cache with single flight; decorates `fastify.membership`. */
+export interface Memberships extends MembershipCache {
+  /**
+   * Forgets a membership on every instance (Redis pub/sub), or on this one without Redis; rejects
+   * when Redis cannot take the eviction, so the caller can answer with a retryable error.
+   */
+  revoke: (eviction: Eviction) => Promise<void>
+}
+
+/**
+ * WorkOS membership look-ups behind a cache with single flight; decorates `fastify.membership`.
+ * With Redis the instances share the answers (a second tier) and each other's evictions.
+ */
 async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
-  const membership = createMembershipCache({
+  const redis = fastify.redis
+  const cache = createMembershipCache({
     lookup: createWorkosLookup({ apiKey: c.workosApiKey, apiUrl: c.workosApiUrl, timeoutMs: c.workosTimeoutMs, maxRetries: c.workosMaxRetries }),
     ttlMs: c.membershipTtlSeconds * 1000,
     negativeTtlMs: c.membershipNegativeTtlSeconds * 1000,
     max: c.membershipCacheMax,
-    retryAfterSeconds: c.retryAfterSeconds
+    retryAfterSeconds: c.retryAfterSeconds,
+    shared: redis === null ? undefined : createRedisMembershipStore(redis),
+    onSharedError: err => fastify.log.warn({ reason: err.message }, 'shared membership cache failed')
   })
-  fastify.decorate('membership', membership)
-  fastify.addHook('onClose', async () => { membership.clear() })
+  const bus = redis === null ? null : createEvictionBus(redis, e => cache.evict(e.userId, e.organizationId))
+
+  async function revoke (eviction: Eviction): Promise<void> {
+    cache.evict(eviction.userId, eviction.organizationId)
+    await bus?.publish(eviction)
+  }
+
+  fastify.decorate('membership', Object.assign(cache, { revoke }))
+  fastify.addHook('onClose', async () => {
+    await bus?.close()
+    cache.clear()
+  })
 }
 
-export default fp(membershipPlugin, { name: 'membership', fastify: '5.x', dependencies: ['config'] })
+export default fp(membershipPlugin, { name: 'membership', fastify: '5.x', dependencies: ['config', 'redis'] })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createMembershipCache, MembershipUnavailableError, roleAllowed } from '../../lib/membership.ts'
-import type { Membership, MembershipCacheOptions, MembershipLookup } from '../../lib/membership.ts'
+import type { Membership, MembershipCacheOptions, MembershipEntry, MembershipLookup, SharedMembershipStore } from '../../lib/membership.ts'
 import { GatewayError } from '../../lib/errors.ts'
 
 const ORG = 'org_A'
@@ -223,4 +223,56 @@ t.test('roleAllowed', async t => {
   t.notOk(roleAllowed({ roles: ['member'] }, ['admin']))
   t.notOk(roleAllowed({ roles: [] }, ['admin']), 'a membership without roles is refused when roles are required')
   t.notOk(roleAllowed({ roles: ['Admin'] }, ['admin']), 'slugs compare exactly')
+})
+
+t.test('evict without an organization forgets every organization of that user, and no one else', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] }, [`${MEMBER}@${OTHER_ORG}`]: { roles: ['member'] }, [`${STRANGER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  for (const [u, o] of [[MEMBER, ORG], [MEMBER, OTHER_ORG], [STRANGER, ORG]]) await cache.get(u, o)
+  cache.evict(MEMBER)
+  for (const [u, o] of [[MEMBER, ORG], [MEMBER, OTHER_ORG], [STRANGER, ORG]]) await cache.get(u, o)
+  t.equal(s.calls.length, 5, 'the evicted user was asked about again in both organizations')
+})
+
+t.test('a look-up in flight when an eviction arrives is answered but not cached', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  const release = s.hold()
+  const pending = cache.get(MEMBER, ORG)
+  cache.evict(MEMBER, ORG)
+  release()
+  t.same(await pending, { roles: ['member'] })
+  await cache.get(MEMBER, ORG)
+  t.equal(s.calls.length, 2, 'the answer learnt before the eviction was not kept')
+})
+
+t.test('a shared store is asked before the source; what the source says is written to it', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const shared = new Map<string, { entry: MembershipEntry, ttlMs: number }>()
+  const store: SharedMembershipStore = {
+    get: async (u, o) => shared.get(`${u}@${o}`),
+    set: async (u, o, entry, ttlMs) => { shared.set(`${u}@${o}`, { entry, ttlMs }) }
+  }
+  const a = cacheFor(s.lookup, { shared: store })
+  const b = cacheFor(s.lookup, { shared: store })
+  t.same(await a.get(MEMBER, ORG), { roles: ['member'] })
+  t.same(await b.get(MEMBER, ORG), { roles: ['member'] })
+  t.equal(s.calls.length, 1)
+  t.same(a.stats, { hit: 0, miss: 1, error: 0 })
+  t.same(b.stats, { hit: 1, miss: 0, error: 0 })
+})
+
+t.test('a shared store that cannot answer fails closed: 503, and the source is not asked', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const errors: string[] = []
+  const store: SharedMembershipStore = {
+    get: async () => { throw new Error('connection refused') },
+    set: async () => {}
+  }
+  const cache = cacheFor(s.lookup, { shared: store, onSharedError: err => errors.push(err.message) })
+  const err = await failure(cache.get(MEMBER, ORG))
+  t.equal(err.statusCode, 503)
+  t.same(s.calls, [])
+  t.same(errors, ['connection refused'])
+  t.equal(cache.stats.error, 1)
 })
