@@ -53,7 +53,8 @@ export const EnvSchema = Type.Object({
   MAX_STREAMS_PER_USER: Type.Optional(integer('a whole number of streams (0: no limit)')),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^(rediss?://\\S+)?$', description: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0' })),
   REDIS_KEY_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9:_.-]{1,64}$', description: 'letters, digits and : _ . - (at most 64)' })),
-  REDIS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds'))
+  REDIS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
+  WORKOS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^(\\S+)?$', description: 'the webhook endpoint\'s secret from the WorkOS dashboard, without spaces' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -104,6 +105,7 @@ export interface Config {
   redisUrl: string | undefined
   redisKeyPrefix: string
   redisTimeoutMs: number
+  workosWebhookSecret: string | undefined
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -164,7 +166,8 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     maxStreamsPerUser: Number(e.MAX_STREAMS_PER_USER ?? 10),
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'mcp-gateway:',
-    redisTimeoutMs: Number(e.REDIS_TIMEOUT_MS ?? 500)
+    redisTimeoutMs: Number(e.REDIS_TIMEOUT_MS ?? 500),
+    workosWebhookSecret: e.WORKOS_WEBHOOK_SECRET === '' ? undefined : e.WORKOS_WEBHOOK_SECRET
   }
 }
 

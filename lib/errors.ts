@@ -16,7 +16,10 @@ export const errorCodes = {
   GW_UPSTREAM_UNREACHABLE: { statusCode: 502, error: 'bad_gateway' },
   GW_UPSTREAM_TIMEOUT: { statusCode: 504, error: 'gateway_timeout' },
   GW_BAD_REQUEST: { statusCode: 400, error: 'bad_request' },
-  GW_INTERNAL: { statusCode: 500, error: 'internal_error' }
+  GW_INTERNAL: { statusCode: 500, error: 'internal_error' },
+  GW_WEBHOOK_SIGNATURE: { statusCode: 401, error: 'invalid_signature' },
+  GW_REVOCATION_UNAVAILABLE: { statusCode: 503, error: 'temporarily_unavailable' },
+  GW_RATE_LIMITED: { statusCode: 429, error: 'too_many_requests' }
 } as const
 
 export type ErrorCode = keyof typeof errorCodes

@@ -1,0 +1,173 @@
+import t from 'tap'
+import { createHmac } from 'node:crypto'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
+import type { Fixtures } from '../helper.ts'
+import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
+
+const SECRET = 'whsec_test_do_not_leak'
+const skipRedis = await redisSkip()
+
+/** A WorkOS-Signature header as WorkOS computes it: HMAC-SHA256 of `<ms timestamp>.<body>`, hex. */
+function sign (body: string, secret = SECRET, timestamp = Date.now()): string {
+  return `t=${timestamp}, v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
+}
+
+function membershipEvent (event: string, userId = MEMBER, organizationId = ORG): string {
+  return JSON.stringify({
+    id: 'event_01TEST',
+    event,
+    data: { object: 'organization_membership', id: 'om_01TEST', user_id: userId, organization_id: organizationId, status: 'inactive', role: { slug: 'member' }, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-02T00:00:00.000Z' },
+    created_at: '2026-01-02T00:00:00.000Z'
+  })
+}
+
+function userDeleted (userId = MEMBER): string {
+  return JSON.stringify({
+    id: 'event_01TESTUSER',
+    event: 'user.deleted',
+    data: { object: 'user', id: userId, email: 'member@example.test', email_verified: true, first_name: null, last_name: null, profile_picture_url: null, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-02T00:00:00.000Z' },
+    created_at: '2026-01-02T00:00:00.000Z'
+  })
+}
+
+/** Posts an event; a null signature sends no WorkOS-Signature header at all. */
+function deliver (app: FastifyInstance, body: string, signature: string | null = sign(body)): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: '/webhooks/workos',
+    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'workos-signature': signature }) },
+    payload: body
+  })
+}
+
+function call (app: FastifyInstance, f: Fixtures, org = ORG): Promise<number> {
+  return app.inject({ method: 'GET', url: `/${org}/mcp/raw/echo`, headers: { authorization: `Bearer ${f.token()}` } }).then(r => r.statusCode)
+}
+
+/** WorkOS stops listing the membership, as it does once it is deleted. */
+function removeMembership (f: Fixtures, userId = MEMBER, organizationId = ORG): void {
+  f.workos.memberships = f.workos.memberships.filter(m => m.userId !== userId || m.organizationId !== organizationId)
+}
+
+t.test('without WORKOS_WEBHOOK_SECRET the route does not exist', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const body = membershipEvent('organization_membership.deleted')
+  const res = await deliver(app, body)
+  t.equal(res.statusCode, 404)
+})
+
+t.test('a signed organization_membership.deleted evicts the membership: the next request is re-checked', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  t.equal(await call(app, f), 200)
+  removeMembership(f)
+  t.equal(await call(app, f), 200, 'cached: still admitted before the event')
+
+  const res = await deliver(app, membershipEvent('organization_membership.deleted'))
+  t.equal(res.statusCode, 200, res.body)
+  t.same(res.json(), { received: true, evicted: true })
+  t.equal(await call(app, f), 403, 'the membership was looked up again and is gone')
+  t.equal(f.workos.calls.length, 2)
+  t.equal(f.upstream.requests.length, 2, 'nothing reached upstream after the revocation')
+})
+
+t.test('organization_membership.updated evicts too, and only that organization', async t => {
+  const f = await startFixtures(t)
+  f.workos.addMembership({ userId: MEMBER, organizationId: OTHER_ORG, status: 'active', role: 'member' })
+  const app = await build(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  t.equal(await call(app, f), 200)
+  t.equal(await call(app, f, OTHER_ORG), 200)
+  t.equal((await deliver(app, membershipEvent('organization_membership.updated'))).statusCode, 200)
+  await call(app, f)
+  await call(app, f, OTHER_ORG)
+  t.same(f.workos.calls.map(c => c.organizationId), [ORG, OTHER_ORG, ORG], 'only the updated membership was asked about again')
+})
+
+t.test('user.deleted evicts every organization of that user', async t => {
+  const f = await startFixtures(t)
+  f.workos.addMembership({ userId: MEMBER, organizationId: OTHER_ORG, status: 'active', role: 'member' })
+  const app = await build(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  await call(app, f)
+  await call(app, f, OTHER_ORG)
+  t.equal((await deliver(app, userDeleted())).statusCode, 200)
+  await call(app, f)
+  await call(app, f, OTHER_ORG)
+  t.equal(f.workos.calls.length, 4)
+})
+
+t.test('an event about something else is acknowledged and changes nothing', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  await call(app, f)
+  const res = await deliver(app, membershipEvent('organization_membership.created'))
+  t.same(res.json(), { received: true, evicted: false })
+  await call(app, f)
+  t.equal(f.workos.calls.length, 1)
+})
+
+t.test('a forged webhook is refused with 401 and nothing changes', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  t.equal(await call(app, f), 200)
+  removeMembership(f)
+  const body = membershipEvent('organization_membership.deleted')
+  const forgeries: Array<[string, string, string | null]> = [
+    ['another secret', body, sign(body, 'whsec_attacker')],
+    ['no signature', body, null],
+    ['a garbled header', body, 'nonsense'],
+    ['a body changed after signing', body.replace(MEMBER, 'user_01SOMEONEELSE000000000000'), sign(body)],
+    ['a timestamp far in the past (replay)', body, sign(body, SECRET, Date.now() - 3600_000)]
+  ]
+  for (const [name, payload, signature] of forgeries) {
+    const res = await deliver(app, payload, signature)
+    t.equal(res.statusCode, 401, name)
+    t.match(res.json(), { error: 'invalid_signature', error_description: String }, name)
+    t.notMatch(res.body, SECRET, name)
+  }
+  t.equal(await call(app, f), 200, 'the cached membership is still there: nothing was evicted')
+  t.equal(f.workos.calls.length, 1)
+})
+
+t.test('a webhook body that is not JSON is refused by content type', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  const res = await app.inject({ method: 'POST', url: '/webhooks/workos', headers: { 'content-type': 'text/plain', 'workos-signature': sign('x') }, payload: 'x' })
+  t.equal(res.statusCode, 415)
+})
+
+t.test('with Redis, a signed webhook to one instance evicts the membership on both within a second', { skip: skipRedis }, async t => {
+  const f = await startFixtures(t)
+  const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
+  const [a, b] = [await build(t, env), await build(t, env)]
+  t.equal(await call(a, f), 200)
+  t.equal(await call(b, f), 200)
+  t.equal(f.workos.calls.length, 1, 'both instances hold the shared answer')
+  removeMembership(f)
+
+  const res = await deliver(a, membershipEvent('organization_membership.deleted'))
+  t.equal(res.statusCode, 200, res.body)
+  const sent = Date.now()
+  t.ok(await eventually(async () => await call(b, f) === 403, 1000), 'instance b refuses the user within a second')
+  t.ok(Date.now() - sent < 1000)
+  t.equal(await call(a, f), 403, 'and so does instance a')
+  const before = f.upstream.requests.length
+  t.equal(await call(b, f), 403)
+  t.equal(f.upstream.requests.length, before, 'nothing more reached upstream')
+})
+
+t.test('with Redis, a forged webhook evicts nothing on any instance', { skip: skipRedis }, async t => {
+  const f = await startFixtures(t)
+  const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
+  const [a, b] = [await build(t, env), await build(t, env)]
+  await call(a, f)
+  await call(b, f)
+  const body = membershipEvent('organization_membership.deleted')
+  t.equal((await deliver(a, body, sign(body, 'whsec_attacker'))).statusCode, 401)
+  // Time for a publish to arrive, had there been one.
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.equal(await call(a, f), 200)
+  t.equal(await call(b, f), 200)
+  t.equal(f.workos.calls.length, 1)
+})
