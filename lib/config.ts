@@ -54,7 +54,9 @@ export const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^(rediss?://\\S+)?$', description: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0' })),
   REDIS_KEY_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9:_.-]{1,64}$', description: 'letters, digits and : _ . - (at most 64)' })),
   REDIS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
-  WORKOS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^(\\S+)?$', description: 'the webhook endpoint\'s secret from the WorkOS dashboard, without spaces' }))
+  WORKOS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^(\\S+)?$', description: 'the webhook endpoint\'s secret from the WorkOS dashboard, without spaces' })),
+  RATE_LIMIT_USER_PER_MIN: Type.Optional(integer('a whole number of requests per minute (0: no limit)')),
+  RATE_LIMIT_ORG_PER_MIN: Type.Optional(integer('a whole number of requests per minute (0: no limit)'))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -106,6 +108,8 @@ export interface Config {
   redisKeyPrefix: string
   redisTimeoutMs: number
   workosWebhookSecret: string | undefined
+  rateLimitUserPerMin: number
+  rateLimitOrgPerMin: number
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -167,7 +171,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'mcp-gateway:',
     redisTimeoutMs: Number(e.REDIS_TIMEOUT_MS ?? 500),
-    workosWebhookSecret: e.WORKOS_WEBHOOK_SECRET === '' ? undefined : e.WORKOS_WEBHOOK_SECRET
+    workosWebhookSecret: e.WORKOS_WEBHOOK_SECRET === '' ? undefined : e.WORKOS_WEBHOOK_SECRET,
+    rateLimitUserPerMin: Number(e.RATE_LIMIT_USER_PER_MIN ?? 0),
+    rateLimitOrgPerMin: Number(e.RATE_LIMIT_ORG_PER_MIN ?? 0)
   }
 }
 
