@@ -56,7 +56,9 @@ export const EnvSchema = Type.Object({
   REDIS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
   WORKOS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^(\\S+)?$', description: 'the webhook endpoint\'s secret from the WorkOS dashboard, without spaces' })),
   RATE_LIMIT_USER_PER_MIN: Type.Optional(integer('a whole number of requests per minute (0: no limit)')),
-  RATE_LIMIT_ORG_PER_MIN: Type.Optional(integer('a whole number of requests per minute (0: no limit)'))
+  RATE_LIMIT_ORG_PER_MIN: Type.Optional(integer('a whole number of requests per minute (0: no limit)')),
+  METRICS_PORT: Type.Optional(Type.String({ pattern: '^(|[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', description: 'a port number from 0 to 65535' })),
+  METRICS_HOST: Type.Optional(Type.String({ pattern: '^\\S*$', description: 'a host name or address' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -110,6 +112,8 @@ export interface Config {
   workosWebhookSecret: string | undefined
   rateLimitUserPerMin: number
   rateLimitOrgPerMin: number
+  metricsPort: number | undefined
+  metricsHost: string
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -173,7 +177,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     redisTimeoutMs: Number(e.REDIS_TIMEOUT_MS ?? 500),
     workosWebhookSecret: e.WORKOS_WEBHOOK_SECRET === '' ? undefined : e.WORKOS_WEBHOOK_SECRET,
     rateLimitUserPerMin: Number(e.RATE_LIMIT_USER_PER_MIN ?? 0),
-    rateLimitOrgPerMin: Number(e.RATE_LIMIT_ORG_PER_MIN ?? 0)
+    rateLimitOrgPerMin: Number(e.RATE_LIMIT_ORG_PER_MIN ?? 0),
+    metricsPort: e.METRICS_PORT === undefined || e.METRICS_PORT === '' ? undefined : Number(e.METRICS_PORT),
+    metricsHost: e.METRICS_HOST === undefined || e.METRICS_HOST === '' ? (e.HOST ?? '0.0.0.0') : e.METRICS_HOST
   }
 }
 

@@ -1,0 +1,103 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
+import type { Fixtures } from '../helper.ts'
+import { eventually } from '../fixtures/redis.ts'
+import { freePort } from '../fixtures/ports.ts'
+
+/** A gateway whose metrics listen on a port of their own, and that port's base URL. */
+async function withMetrics (t: Parameters<typeof build>[0], env: Record<string, string>): Promise<{ app: FastifyInstance, url: string }> {
+  const port = await freePort()
+  const app = await build(t, { ...env, METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1' })
+  return { app, url: `http://127.0.0.1:${port}` }
+}
+
+async function scrape (url: string): Promise<string> {
+  const res = await fetch(`${url}/metrics`)
+  if (res.status !== 200) throw new Error(`metrics answered ${res.status}`)
+  return res.text()
+}
+
+/** The value of one sample, e.g. `mcp_gateway_requests_total{outcome="ok"}`; 0 when absent. */
+function sample (text: string, name: string): number {
+  const line = text.split('\n').find(l => l.startsWith(`${name} `))
+  return line === undefined ? 0 : Number(line.slice(name.length + 1))
+}
+
+function call (app: FastifyInstance, f: Fixtures, headers: Record<string, string>, url = `/${ORG}/mcp/raw/echo`): Promise<number> {
+  return app.inject({ method: 'GET', url, headers }).then(r => r.statusCode)
+}
+
+t.test('without METRICS_PORT nothing listens', async t => {
+  const f = await startFixtures(t)
+  const port = await freePort()
+  await build(t, { ...f.env, METRICS_HOST: '127.0.0.1' })
+  await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`))
+})
+
+t.test('/metrics on its own port: the issue\'s metrics and the process defaults, moving with requests', async t => {
+  const f = await startFixtures(t)
+  const { app, url } = await withMetrics(t, f.env)
+
+  const before = await scrape(url)
+  for (const name of ['mcp_gateway_requests_total', 'mcp_gateway_request_duration_seconds', 'mcp_gateway_membership_lookups_total', 'mcp_gateway_jwks_fetches_total', 'mcp_gateway_open_streams', 'mcp_gateway_upstream_responses_total', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
+    t.match(before, new RegExp(`^# TYPE ${name} `, 'm'), name)
+  }
+  t.equal(sample(before, 'mcp_gateway_requests_total{outcome="ok"}'), 0)
+
+  const member = { authorization: `Bearer ${f.token()}` }
+  t.equal(await call(app, f, member), 200)
+  t.equal(await call(app, f, member), 200)
+  t.equal(await call(app, f, {}), 401)
+  t.equal(await call(app, f, { authorization: 'Bearer not.a.jwt' }), 401)
+  t.equal(await call(app, f, { authorization: `Bearer ${f.token(STRANGER)}` }), 403)
+  t.equal(await call(app, f, member, '/org_01X%2e/mcp'), 404)
+  t.equal(await call(app, f, member, `/${ORG}/mcp/raw/status/503`), 503)
+  f.workos.mode = 'down'
+  t.equal(await call(app, f, { authorization: `Bearer ${f.token('user_01UNSEEN000000000000000000')}` }), 503)
+
+  const after = await scrape(url)
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="ok"}'), 2)
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="unauthenticated"}'), 1)
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="invalid_token"}'), 1)
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="forbidden"}'), 1)
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="not_found"}'), 1)
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="upstream_error"}'), 1, 'Ragie\'s own 503')
+  t.equal(sample(after, 'mcp_gateway_requests_total{outcome="unavailable"}'), 1, 'WorkOS down')
+  t.equal(sample(after, 'mcp_gateway_request_duration_seconds_count'), 8)
+  t.equal(sample(after, 'mcp_gateway_upstream_responses_total{status_class="2xx"}'), 2)
+  t.equal(sample(after, 'mcp_gateway_upstream_responses_total{status_class="5xx"}'), 1)
+  t.equal(sample(after, 'mcp_gateway_membership_lookups_total{result="miss"}'), 2, 'the member and the stranger')
+  t.equal(sample(after, 'mcp_gateway_membership_lookups_total{result="hit"}'), 2)
+  t.equal(sample(after, 'mcp_gateway_membership_lookups_total{result="error"}'), 1)
+  t.ok(sample(after, 'mcp_gateway_jwks_fetches_total') >= 1)
+  t.notMatch(after, new RegExp(`${MEMBER}|${STRANGER}|${ORG}|${ORG.toLowerCase()}|user_01|org_01`), 'no user or organization id appears')
+
+  const other = await fetch(`${url}/other`)
+  t.equal(other.status, 404)
+  const pub = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(pub.statusCode, 404, 'the public port does not serve metrics')
+})
+
+t.test('mcp_gateway_open_streams counts event streams while they are open', async t => {
+  const f = await startFixtures(t)
+  const { app, url } = await withMetrics(t, f.env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address() as { port: number }
+  const controller = new AbortController()
+  const res = await fetch(`http://127.0.0.1:${address.port}/${ORG}/mcp/raw/sse`, { headers: { authorization: `Bearer ${f.token()}` }, signal: controller.signal })
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  await reader.read()
+  t.equal(sample(await scrape(url), 'mcp_gateway_open_streams'), 1)
+  controller.abort()
+  await reader.read().catch(() => {})
+  t.ok(await eventually(async () => sample(await scrape(url), 'mcp_gateway_open_streams') === 0, 2000), 'and 0 once the client left')
+})
+
+t.test('closing the app closes the metrics listener', async t => {
+  const f = await startFixtures(t)
+  const { app, url } = await withMetrics(t, f.env)
+  await scrape(url)
+  await app.close()
+  await t.rejects(fetch(`${url}/metrics`))
+})
