@@ -22,7 +22,7 @@ export interface TenantPath {
 export function parseTenantPath (rawUrl: string): TenantPath | null {
   const q = rawUrl.indexOf('?')
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
-  const query = q === -1 ? '' : rawUrl.slice(q)
+  const query = q === -1 ? '' : withoutCredentials(rawUrl.slice(q))
   if (path[0] !== '/' || rawUrl.includes('#') || CONTROL.test(rawUrl)) return null
   const segments = path.slice(1).split('/')
   const org = decodeSegment(segments[0])
@@ -33,6 +33,29 @@ export function parseTenantPath (rawUrl: string): TenantPath | null {
     if (!isSafeSegment(segment)) return null
   }
   return { org, rest: rest.join('/'), query }
+}
+
+// RFC 6750 §2.3's query parameter: never accepted here, and never passed on either.
+const CREDENTIAL_PARAMS = new Set(['access_token'])
+
+/**
+ * The query minus any `access_token` parameter, the rest verbatim: a client that puts its token
+ * in the URL gets a 401 (tokens travel in the header only), and Ragie never sees the token.
+ */
+export function withoutCredentials (query: string): string {
+  // The cheap test first: every spelling of the name, encoded or not, holds "access".
+  if (!query.toLowerCase().includes('access')) return query
+  const kept = query.slice(1).split('&').filter(pair => {
+    const name = pair.split('=', 1)[0]
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, ' '))
+    } catch {
+      decoded = name
+    }
+    return !CREDENTIAL_PARAMS.has(decoded.trim().toLowerCase())
+  })
+  return kept.length === 0 ? '' : `?${kept.join('&')}`
 }
 
 function isSafeSegment (raw: string): boolean {

@@ -22,6 +22,8 @@ const tenant: FastifyPluginAsync = async function (fastify) {
     fastify.route({
       method: ['GET', 'POST', 'DELETE'],
       url,
+      // MCP uses GET, POST and DELETE; an automatic HEAD route would be one more way to Ragie.
+      exposeHeadRoute: false,
       handler: async function (request, reply) {
         return fastify.upstream.forward(request, reply, (request.tenant as TenantState).destination as Destination)
       }
