@@ -101,12 +101,17 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
     ignorePattern: /README/
   })
 
+  // Also the audit log: for an MCP request, the partition and the JSON-RPC method and tool.
   fastify.addHook('onResponse', async function logRequest (request, reply) {
+    const rpc = request.rpcSummary()
     request.log.info({
       method: request.method,
       route: request.routeOptions.url ?? '(not found)',
       org: request.tenant?.path.org,
       user: request.tenant?.userId,
+      partition: request.tenant?.route?.partition,
+      rpcMethod: rpc.method,
+      tool: rpc.tool,
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10
     }, 'request completed')
