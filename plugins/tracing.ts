@@ -1,0 +1,42 @@
+import fp from 'fastify-plugin'
+import { SpanStatusCode } from '@opentelemetry/api'
+import type { FastifyInstance } from 'fastify'
+import { createTracing, inSpan } from '../lib/tracing.ts'
+
+/**
+ * OpenTelemetry when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: @fastify/otel traces each request and
+ * its hooks, and the three steps that wait on something else get spans of their own: token
+ * verification (JWKS), membership (cache, Redis, WorkOS) and the upstream call (until Ragie's
+ * answer has been passed on). Spans carry no token, key or user id; the request span's path
+ * (with its organization id) is @fastify/otel's own.
+ */
+async function tracingPlugin (fastify: FastifyInstance): Promise<void> {
+  const c = fastify.config
+  if (c.otelEndpoint === undefined) return
+  const tracing = createTracing({ endpoint: c.otelEndpoint, serviceName: c.otelServiceName })
+  const { tracer } = tracing
+  await fastify.register(tracing.instrumentation.plugin())
+  fastify.addHook('onClose', async () => { await tracing.shutdown() })
+
+  // The steps are decorators of other plugins: wrapped here, so tracing stays in one file.
+  const authenticate = fastify.authenticate
+  fastify.authenticate = (request, org) => inSpan(tracer, 'gateway.verify_token', () => authenticate(request, org))
+
+  const membership = fastify.membership
+  const get = membership.get
+  membership.get = (userId, organizationId) => inSpan(tracer, 'gateway.membership', () => get(userId, organizationId))
+
+  const upstream = fastify.upstream
+  const forward = upstream.forward
+  upstream.forward = (request, reply, destination) => {
+    const span = tracer.startSpan('gateway.upstream', { attributes: { 'http.request.method': request.method } })
+    reply.raw.once('close', () => {
+      span.setAttribute('http.response.status_code', reply.statusCode)
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
+      span.end()
+    })
+    return forward(request, reply, destination)
+  }
+}
+
+export default fp(tracingPlugin, { name: 'tracing', fastify: '5.x', dependencies: ['config', 'jwks-auth', 'membership', 'proxy'] })
