@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
+import pino from 'pino'
 import type { FastifyServerOptions } from 'fastify'
 import gateway, { options } from './app.ts'
 import { loadConfig } from './lib/config.ts'
@@ -47,13 +48,16 @@ function readArgs (): { env: Record<string, string | undefined> } {
   return { env }
 }
 
+// Production logs are written asynchronously: under load the lines that pile up during one write
+// go out together in the next, instead of a blocking write a line. Flushed when the process exits.
+const logStream = pino.destination({ dest: 1, sync: false })
+process.on('exit', () => { try { logStream.flushSync() } catch {} })
+
 function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   const base = options.logger as Record<string, unknown>
-  return {
-    ...base,
-    level: config.logLevel,
-    ...(config.production ? {} : { transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY } } })
-  }
+  return config.production
+    ? { ...base, level: config.logLevel, stream: logStream }
+    : { ...base, level: config.logLevel, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY } } }
 }
 
 async function main (): Promise<void> {

@@ -1,15 +1,9 @@
-import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { gatewayError } from './errors.ts'
 import type { GatewayError } from './errors.ts'
+import { watchBody } from './body-watch.ts'
 
-/** A request body that grew past the limit while streaming: the upstream request is aborted. */
-export class BodyTooLargeError extends Error {
-  constructor (limit: number) {
-    super(`the request body is larger than ${limit} bytes`)
-    this.name = 'BodyTooLargeError'
-  }
-}
+export { BodyTooLargeError } from './body-watch.ts'
 
 /** 413, and the connection closed: the rest of the body is never read. */
 export function bodyTooLarge (limit: number): GatewayError {
@@ -27,16 +21,7 @@ export function declaredTooLarge (contentLength: string | undefined, limit: numb
  * through (a chunked body declares no length): the upstream never receives a complete body.
  */
 export function limitBody (body: Readable, limit: number): Readable {
-  let seen = 0
-  const counted = new Transform({
-    transform (chunk: Buffer, _encoding, done) {
-      seen += chunk.length
-      if (seen > limit) return done(new BodyTooLargeError(limit))
-      done(null, chunk)
-    }
-  })
-  body.on('error', err => counted.destroy(err))
-  return body.pipe(counted)
+  return watchBody(body, { limit, keep: 0 }).body
 }
 
 /** Open long-lived streams per key (a user), bounded. */

@@ -1,5 +1,5 @@
-import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
+import { watchBody } from './body-watch.ts'
 
 /** What the audit log names of a JSON-RPC request: its method and, for `tools/call`, the tool. */
 export interface RpcSummary {
@@ -13,6 +13,8 @@ export interface RpcPeek {
   summary: () => RpcSummary
 }
 
+/** Enough for any JSON-RPC envelope: the method and the tool name come first in practice. */
+export const PEEK_BYTES = 8 * 1024
 const MAX_NAME = 128
 const METHOD = /"method"\s*:\s*"((?:[^"\\]|\\.){1,128})"/
 const TOOL = /"params"\s*:\s*\{[\s\S]*?"name"\s*:\s*"((?:[^"\\]|\\.){1,128})"/
@@ -23,20 +25,8 @@ const TOOL = /"params"\s*:\s*\{[\s\S]*?"name"\s*:\s*"((?:[^"\\]|\\.){1,128})"/
  * cut off at the size limit) reach the reader as they are.
  */
 export function peekRpc (body: Readable, limit: number): RpcPeek {
-  const head: Buffer[] = []
-  let kept = 0
-  const peek = new Transform({
-    transform (chunk: Buffer, _encoding, done) {
-      if (kept < limit) {
-        const part = chunk.subarray(0, limit - kept)
-        head.push(part)
-        kept += part.length
-      }
-      done(null, chunk)
-    }
-  })
-  body.on('error', err => peek.destroy(err))
-  return { body: body.pipe(peek), summary: () => summarize(Buffer.concat(head).toString('utf8')) }
+  const watched = watchBody(body, { limit: Infinity, keep: limit })
+  return { body: watched.body, summary: () => summarize(watched.head().toString('utf8')) }
 }
 
 /** The method and tool of a JSON-RPC message (the first of a batch), from all or part of it. */

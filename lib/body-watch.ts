@@ -1,0 +1,48 @@
+import { Transform } from 'node:stream'
+import type { Readable } from 'node:stream'
+
+/** A request body that grew past the limit while streaming: the upstream request is aborted. */
+export class BodyTooLargeError extends Error {
+  constructor (limit: number) {
+    super(`the request body is larger than ${limit} bytes`)
+    this.name = 'BodyTooLargeError'
+  }
+}
+
+export interface WatchOptions {
+  /** Bytes the body may hold; past them it errors with BodyTooLargeError. */
+  limit: number
+  /** How many of its first bytes to keep a copy of (0: none). */
+  keep: number
+}
+
+/** A body streaming through, and a copy of its first bytes. */
+export interface WatchedBody {
+  body: Readable
+  head: () => Buffer
+}
+
+/**
+ * One pass-through for a request body on its way to Ragie: it counts the bytes against the limit
+ * (a chunked body declares no length) and keeps a copy of the first `keep` for the audit log.
+ * One stream, not one per concern: each stage costs every request a pipe.
+ */
+export function watchBody (body: Readable, opts: WatchOptions): WatchedBody {
+  const head: Buffer[] = []
+  let seen = 0
+  let kept = 0
+  const watched = new Transform({
+    transform (chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      if (seen > opts.limit) return done(new BodyTooLargeError(opts.limit))
+      if (kept < opts.keep) {
+        const part = chunk.subarray(0, opts.keep - kept)
+        head.push(part)
+        kept += part.length
+      }
+      done(null, chunk)
+    }
+  })
+  body.on('error', err => watched.destroy(err))
+  return { body: body.pipe(watched), head: () => Buffer.concat(head) }
+}
