@@ -113,10 +113,57 @@ function readEvents (url: string, headers: Record<string, string>, agent: Agent,
   })
 }
 
-async function sseLatency (url: string, headers: Record<string, string>): Promise<number[]> {
-  const delays: number[] = []
-  await readEvents(`${url}?n=${SSE_EVENTS}&interval=2`, headers, new Agent({ keepAlive: false }), (data, at) => delays.push(at - Number(data)))
-  return delays.slice(Math.min(50, delays.length / 10))
+interface SseFigures {
+  directP50: number
+  directP99: number
+  gatewayP50: number
+  gatewayP99: number
+  addedP50: number
+  addedP99: number
+  events: number
+}
+
+/**
+ * One stream read directly from the upstream and one through the gateway get the same events at
+ * the same moment; each event's added latency is its arrival through the gateway minus its arrival
+ * direct: paired, so the upstream's and this process's own jitter cancel out.
+ */
+async function sseLatency (directUrl: string, gatewayStreamUrl: string, headers: Record<string, string>, controlUrl: string): Promise<SseFigures> {
+  const agent = new Agent({ keepAlive: false })
+  const direct = new Map<number, number>()
+  const through = new Map<number, number>()
+  const stamps = new Map<number, number>()
+  const record = (into: Map<number, number>) => (data: string, at: number) => {
+    const [seq, sent] = data.split(' ').map(Number)
+    into.set(seq, at)
+    stamps.set(seq, sent)
+  }
+  const streams = [
+    readEvents(directUrl, {}, agent, record(direct)),
+    readEvents(gatewayStreamUrl, headers, agent, record(through))
+  ]
+  streams.forEach(p => p.catch(() => {}))
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const { tickers } = await (await fetch(`${controlUrl}/tick?n=${SSE_EVENTS}&interval=2`)).json() as { tickers: number }
+  if (tickers !== 2) throw new Error(`expected 2 ticker streams, the upstream has ${tickers}`)
+  const deadline = Date.now() + SSE_EVENTS * 2 + 10_000
+  while ((direct.size < SSE_EVENTS || through.size < SSE_EVENTS) && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  agent.destroy()
+  // The first events include the connections' warm-up: left out.
+  const seqs = [...through.keys()].filter(seq => direct.has(seq) && seq > SSE_EVENTS / 20)
+  const delay = (arrivals: Map<number, number>) => seqs.map(seq => (arrivals.get(seq) as number) - (stamps.get(seq) as number))
+  const added = seqs.map(seq => (through.get(seq) as number) - (direct.get(seq) as number))
+  return {
+    directP50: percentile(delay(direct), 50),
+    directP99: percentile(delay(direct), 99),
+    gatewayP50: percentile(delay(through), 50),
+    gatewayP99: percentile(delay(through), 99),
+    addedP50: percentile(added, 50),
+    addedP99: percentile(added, 99),
+    events: through.size
+  }
 }
 
 async function holdIdleStreams (url: string, tokens: string[], controlUrl: string, gatewayPid: number): Promise<{ opened: number, received: number, rssGrowthMb: number, kbPerStream: number }> {
@@ -186,7 +233,8 @@ async function main (): Promise<void> {
     LOG_LEVEL: 'info',
     MAX_STREAMS_PER_USER: '100000',
     SHUTDOWN_GRACE_SECONDS: '1'
-  }, true)
+  }, process.env.BENCH_GATEWAY_LOG === undefined)
+  if (process.env.BENCH_GATEWAY_LOG !== undefined) gateway.child.stdout?.pipe((await import('node:fs')).createWriteStream(process.env.BENCH_GATEWAY_LOG))
   await waitReady(`${gatewayUrl}/readyz`)
   const hot = token(control, 'user_bench_hot')
   const auth = { authorization: `Bearer ${hot}` }
@@ -224,21 +272,24 @@ async function main (): Promise<void> {
   })
   const coldCalls = await (await fetch(`${control}/workos-calls`)).json() as Calls
   // Single flight: 50 new users, 40 concurrent requests each, at once.
-  await Promise.all(burstTokens.flatMap(tok => Array.from({ length: 40 }, () =>
-    fetch(tenantUrl, { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: BODY }).then(r => r.arrayBuffer()))))
+  const burstStatuses = new Map<string, number>()
+  const burstAgent = new Agent({ keepAlive: true, maxSockets: 200 })
+  await Promise.all(burstTokens.flatMap(tok => Array.from({ length: 40 }, () => new Promise<void>(resolve => {
+    const req = request(tenantUrl, { method: 'POST', agent: burstAgent, headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' } }, res => {
+      res.resume()
+      res.on('end', () => { burstStatuses.set(String(res.statusCode), (burstStatuses.get(String(res.statusCode)) ?? 0) + 1); resolve() })
+    })
+    req.on('error', err => { burstStatuses.set(err.message, (burstStatuses.get(err.message) ?? 0) + 1); resolve() })
+    req.end(BODY)
+  }))))
+  burstAgent.destroy()
+  console.log('single-flight burst answers:', Object.fromEntries(burstStatuses))
   const burstCalls = await (await fetch(`${control}/workos-calls`)).json() as Calls
 
   console.log('5/5 event streams…')
-  const directDelays = await sseLatency(`${upstream}/mcp/bench/events`, {})
-  const gatewayDelays = await sseLatency(`${gatewayUrl}/${ORG}/mcp/events`, auth)
+  const sse = await sseLatency(`${upstream}/mcp/bench/ticker`, `${gatewayUrl}/${ORG}/mcp/ticker`, auth, control)
   const idle = await holdIdleStreams(`${gatewayUrl}/${ORG}/mcp/idle`, idleTokens, control, gateway.child.pid as number)
 
-  const sse = {
-    directP50: percentile(directDelays, 50),
-    directP99: percentile(directDelays, 99),
-    gatewayP50: percentile(gatewayDelays, 50),
-    gatewayP99: percentile(gatewayDelays, 99)
-  }
   const figures: Figures = {
     date: new Date().toISOString().slice(0, 10),
     node: process.version,
@@ -258,8 +309,8 @@ async function main (): Promise<void> {
     idle,
     ratio: hotRun.rps / bareRun.rps,
     p99Added: hotFixed.p99 - bareFixed.p99,
-    sseAddedP50: sse.gatewayP50 - sse.directP50,
-    sseAddedP99: sse.gatewayP99 - sse.directP99
+    sseAddedP50: sse.addedP50,
+    sseAddedP99: sse.addedP99
   }
   report(figures)
 
@@ -289,7 +340,7 @@ interface Figures {
   hotFixed: LoadResult
   coldCalls: Calls
   burstCalls: Calls
-  sse: { directP50: number, directP99: number, gatewayP50: number, gatewayP99: number }
+  sse: SseFigures
   idle: { opened: number, received: number, rssGrowthMb: number, kbPerStream: number }
   ratio: number
   p99Added: number
@@ -352,8 +403,11 @@ ${targetTable}
 |---|---:|---:|
 | upstream event → client, direct | ${f.sse.directP50.toFixed(2)} | ${f.sse.directP99.toFixed(2)} |
 | upstream event → client, through the gateway | ${f.sse.gatewayP50.toFixed(2)} | ${f.sse.gatewayP99.toFixed(2)} |
+| added by the gateway, event by event | ${f.sse.addedP50.toFixed(2)} | ${f.sse.addedP99.toFixed(2)} |
 
-Over ${SSE_EVENTS.toLocaleString('en-US')} events, one every 2 ms, each stamped with its send time.
+${SSE_EVENTS.toLocaleString('en-US')} events, one every 2 ms, each stamped with its send time, written at the same
+moment to a stream read directly and to one read through the gateway; the added latency pairs the
+two arrivals of each event, so the upstream's jitter and the runner's own cancel out.
 Idle streams: ${f.idle.opened.toLocaleString('en-US')} streams opened through the gateway, one per
 user, held for 2 s, then one event broadcast upstream to all of them:
 ${f.idle.received.toLocaleString('en-US')} arrived. The gateway's RSS grew by

@@ -19,6 +19,7 @@ const RESULT = JSON.stringify({
 })
 
 const streams = new Set<ServerResponse>()
+const tickers = new Set<ServerResponse>()
 const workosCalls = new Map<string, number>()
 
 function now (): number {
@@ -27,17 +28,13 @@ function now (): number {
 
 function upstream (req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://upstream')
-  if (url.pathname.endsWith('/events')) {
-    // n events, one every `interval` ms, each carrying the time it was written.
-    const n = Number(url.searchParams.get('n') ?? 100)
-    const interval = Number(url.searchParams.get('interval') ?? 10)
+  if (url.pathname.endsWith('/ticker')) {
+    // Every ticker stream gets the same events at the same moment (see /tick): a client reading
+    // one directly and one through the gateway can pair them, event by event.
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-    let sent = 0
-    const timer = setInterval(() => {
-      res.write(`data: ${now()}\n\n`)
-      if (++sent === n) { clearInterval(timer); res.end() }
-    }, interval)
-    res.on('close', () => clearInterval(timer))
+    res.write(': open\n\n')
+    tickers.add(res)
+    res.on('close', () => tickers.delete(res))
     return
   }
   if (url.pathname.endsWith('/idle')) {
@@ -60,6 +57,18 @@ function control (req: IncomingMessage, res: ServerResponse): void {
   if (url.pathname === '/broadcast') {
     for (const s of streams) s.write('data: ping\n\n')
     res.end(JSON.stringify({ streams: streams.size }))
+    return
+  }
+  if (url.pathname === '/tick') {
+    const n = Number(url.searchParams.get('n') ?? 100)
+    const interval = Number(url.searchParams.get('interval') ?? 2)
+    let seq = 0
+    const timer = setInterval(() => {
+      const frame = `data: ${++seq} ${now()}\n\n`
+      for (const t of tickers) t.write(frame)
+      if (seq === n) clearInterval(timer)
+    }, interval)
+    res.end(JSON.stringify({ tickers: tickers.size }))
     return
   }
   if (url.pathname === '/oauth2/jwks') {

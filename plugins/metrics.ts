@@ -28,6 +28,11 @@ async function metricsPlugin (fastify: FastifyInstance): Promise<void> {
     openStreams: () => fastify.upstream.streams.size
   }, c.metricsPort !== undefined)
 
+  let url: string | null = null
+  fastify.decorate('metrics', Object.assign(metrics, { get url () { return url } }))
+  // No listener, no reader: the hot path then pays nothing for metrics.
+  if (c.metricsPort === undefined) return
+
   // The error code a request was refused with; a request without one was answered by Ragie.
   const refusals = new WeakMap<FastifyRequest, string>()
   fastify.addHook('onError', async function noteRefusal (request, _reply, error) {
@@ -39,10 +44,6 @@ async function metricsPlugin (fastify: FastifyInstance): Promise<void> {
     metrics.request(outcomeOf(reply.statusCode, code), reply.elapsedTime / 1000)
     if (code === undefined) metrics.upstreamResponse(reply.statusCode)
   })
-
-  let url: string | null = null
-  fastify.decorate('metrics', Object.assign(metrics, { get url () { return url } }))
-  if (c.metricsPort === undefined) return
 
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
