@@ -103,6 +103,9 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
 
   // Also the audit log: for an MCP request, the partition and the JSON-RPC method and tool.
   fastify.addHook('onResponse', async function logRequest (request, reply) {
+    // A pino logger set above info writes no line: then there is nothing to gather for one.
+    const log = request.log as typeof request.log & { isLevelEnabled?: (level: string) => boolean }
+    if (typeof log.isLevelEnabled === 'function' && !log.isLevelEnabled('info')) return
     const rpc = request.rpcSummary()
     request.log.info({
       method: request.method,
