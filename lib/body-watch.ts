@@ -46,3 +46,24 @@ export function watchBody (body: Readable, opts: WatchOptions): WatchedBody {
   body.on('error', err => watched.destroy(err))
   return { body: body.pipe(watched), head: () => Buffer.concat(head) }
 }
+
+/**
+ * For a body whose Content-Length was declared (and checked against the limit: HTTP framing then
+ * delivers no more): no stream in between, a listener copies the first `keep` bytes as the proxy
+ * reads them. The body is paused at once, so the listener never starts the flow itself.
+ */
+export function tapBody (body: Readable, keep: number): WatchedBody {
+  const head: Buffer[] = []
+  let kept = 0
+  if (keep > 0) {
+    const onData = (chunk: Buffer): void => {
+      const part = chunk.subarray(0, keep - kept)
+      head.push(part)
+      kept += part.length
+      if (kept >= keep) body.off('data', onData)
+    }
+    body.on('data', onData)
+    body.pause()
+  }
+  return { body, head: () => Buffer.concat(head) }
+}

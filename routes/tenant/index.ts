@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Destination } from '../../plugins/proxy.ts'
 import type { TenantState } from './autohooks.ts'
 import { bodyTooLarge, declaredTooLarge } from '../../lib/limits.ts'
-import { watchBody } from '../../lib/body-watch.ts'
+import { tapBody, watchBody } from '../../lib/body-watch.ts'
 import { PEEK_BYTES, summarize } from '../../lib/rpc-peek.ts'
 
 const TENANT_ROUTES = ['/:org/mcp', '/:org/mcp/*']
@@ -17,9 +17,11 @@ const tenant: FastifyPluginAsync = async function (fastify) {
   // Parsers run after every check of autohooks.ts: a body is only read for a verified member.
   fastify.addContentTypeParser('*', function (request, payload, done) {
     if (declaredTooLarge(request.headers['content-length'], limit)) return done(bodyTooLarge(limit))
-    // One pass-through counts the bytes (a chunked body declares no length) and keeps the first
-    // ones for the audit log line.
-    const watched = watchBody(payload, { limit, keep: PEEK_BYTES })
+    // The first bytes are kept for the audit log line. A declared length is already checked; a
+    // chunked body declares none, so a pass-through counts its bytes against the limit.
+    const watched = request.headers['content-length'] !== undefined
+      ? tapBody(payload, PEEK_BYTES)
+      : watchBody(payload, { limit, keep: PEEK_BYTES })
     request.rpcSummary = () => summarize(watched.head().toString('utf8'))
     done(null, watched.body)
   })
