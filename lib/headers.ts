@@ -17,6 +17,12 @@ export interface ForwardedFor {
 /** Lists the header names a Connection header marks as hop-by-hop. */
 function connectionTokens (value: string | string[] | undefined): readonly string[] {
   if (value === undefined) return NONE
+  // The usual case, one token that is itself hop-by-hop ("keep-alive") or no header ("close"):
+  // nothing more to drop, and no arrays built for it on every response.
+  if (typeof value === 'string' && !value.includes(',')) {
+    const token = value.trim().toLowerCase()
+    return token === 'close' || HOP_BY_HOP.has(token) ? NONE : [token]
+  }
   return (Array.isArray(value) ? value.join(',') : value).split(',').map(t => t.trim().toLowerCase()).filter(Boolean)
 }
 
