@@ -52,7 +52,8 @@ function bindSession (headers: OutgoingHttpHeaders, destination: Destination): O
   return headers
 }
 
-const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'FST_REPLY_FROM_CONNECT_TIMEOUT'])
+// reply-from's codes for "too slow": its own for headers, undici's for the connection (TCP + TLS).
+const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
 /**
  * Streams a request to Ragie with @fastify/reply-from (undici, keep-alive pool): bodies pass
