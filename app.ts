@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import AutoLoad from '@fastify/autoload'
-import { LogController } from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import pino from 'pino'
+import type { Config } from './lib/config.ts'
 import { GatewayError, errorBody } from './lib/errors.ts'
 import type { GatewayOptions } from './plugins/config.ts'
 
@@ -119,4 +121,32 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
       ms: Math.round(reply.elapsedTime * 10) / 10
     }, 'request completed')
   })
+}
+
+let productionLog: pino.DestinationStream & { flushSync: () => void } | undefined
+
+/**
+ * The logger of a standalone gateway: JSON in production, written asynchronously (under load the
+ * lines that pile up during one write go out together in the next; flushed when the process
+ * exits), pino-pretty otherwise.
+ */
+function loggerFor (config: Config): FastifyServerOptions['logger'] {
+  const base = { ...(options.logger as Record<string, unknown>), level: config.logLevel }
+  if (!config.production) return { ...base, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY } } }
+  if (productionLog === undefined) {
+    const stream = pino.destination({ dest: 1, sync: false })
+    process.on('exit', () => { try { stream.flushSync() } catch {} })
+    productionLog = stream
+  }
+  return { ...base, stream: productionLog }
+}
+
+/**
+ * A Fastify server running the gateway as `server.ts` (and the sandbox) start it: the options
+ * above, the logger for `config` (or the one given), trust in proxies as configured.
+ */
+export function createServer (config: Config, env: Record<string, string | undefined>, logger?: FastifyServerOptions['logger']): FastifyInstance {
+  const fastify = Fastify({ ...options, logger: logger ?? loggerFor(config), trustProxy: config.trustProxy })
+  fastify.register(gateway, { config, env })
+  return fastify
 }

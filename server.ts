@@ -1,8 +1,5 @@
 import { parseArgs } from 'node:util'
-import Fastify from 'fastify'
-import pino from 'pino'
-import type { FastifyServerOptions } from 'fastify'
-import gateway, { options } from './app.ts'
+import { createServer } from './app.ts'
 import { loadConfig } from './lib/config.ts'
 import type { Config } from './lib/config.ts'
 import { ConfigError } from './lib/errors.ts'
@@ -48,18 +45,6 @@ function readArgs (): { env: Record<string, string | undefined> } {
   return { env }
 }
 
-// Production logs are written asynchronously: under load the lines that pile up during one write
-// go out together in the next, instead of a blocking write a line. Flushed when the process exits.
-const logStream = pino.destination({ dest: 1, sync: false })
-process.on('exit', () => { try { logStream.flushSync() } catch {} })
-
-function loggerOptions (config: Config): FastifyServerOptions['logger'] {
-  const base = options.logger as Record<string, unknown>
-  return config.production
-    ? { ...base, level: config.logLevel, stream: logStream }
-    : { ...base, level: config.logLevel, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY } } }
-}
-
 async function main (): Promise<void> {
   const { env } = readArgs()
   let config: Config
@@ -72,8 +57,7 @@ async function main (): Promise<void> {
     fail('--strict-mapping needs a mapping file: pass --mapping-file <path> or set MAPPING_FILE')
   }
 
-  const fastify = Fastify({ ...options, logger: loggerOptions(config), trustProxy: config.trustProxy })
-  fastify.register(gateway, { config, env })
+  const fastify = createServer(config, env)
   try {
     await fastify.listen({ port: config.port, host: config.host })
   } catch (err) {

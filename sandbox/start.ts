@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import Fastify from 'fastify'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import gateway, { options } from '../app.ts'
+import type { FastifyInstance } from 'fastify'
+import { createServer } from '../app.ts'
 import { loadConfig } from '../lib/config.ts'
 import { startAuthKit } from '../test/fixtures/authkit.ts'
 import type { AuthKitDouble, AuthKitOptions, AuthKitUser } from '../test/fixtures/authkit.ts'
@@ -51,11 +50,6 @@ function resolveUser (choice: string | undefined): AuthKitUser | 'pick' {
   return user
 }
 
-function logger (level: string): FastifyServerOptions['logger'] {
-  if (level === 'silent') return false
-  return { ...(options.logger as Record<string, unknown>), level, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY } } }
-}
-
 /**
  * Starts the local stand-ins (AuthKit, WorkOS API, a demo Ragie) and the real gateway of `app.ts`
  * configured to use them, all on 127.0.0.1.
@@ -92,8 +86,7 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
     SHUTDOWN_GRACE_SECONDS: '1'
   }
   const config = loadConfig(env)
-  const app = Fastify({ ...options, logger: logger(config.logLevel) })
-  app.register(gateway, { config, env })
+  const app = createServer(config, env, config.logLevel === 'silent' ? false : undefined)
   try {
     await app.listen({ port, host: '127.0.0.1' })
   } catch (err) {
