@@ -60,7 +60,8 @@ export const EnvSchema = Type.Object({
   METRICS_PORT: Type.Optional(Type.String({ pattern: '^(|[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', description: 'a port number from 0 to 65535' })),
   METRICS_HOST: Type.Optional(Type.String({ pattern: '^\\S*$', description: 'a host name or address' })),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^(https?://\\S+)?$', description: 'an http(s) URL of an OTLP/HTTP collector such as http://127.0.0.1:4318' })),
-  OTEL_SERVICE_NAME: Type.Optional(Type.String({ pattern: '^\\S*$', description: 'a service name without spaces' }))
+  OTEL_SERVICE_NAME: Type.Optional(Type.String({ pattern: '^\\S*$', description: 'a service name without spaces' })),
+  MAPPING_WATCH: Type.Optional(flag('true or false'))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -118,6 +119,7 @@ export interface Config {
   metricsHost: string
   otelEndpoint: string | undefined
   otelServiceName: string
+  mappingWatch: boolean
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -185,7 +187,8 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     metricsPort: e.METRICS_PORT === undefined || e.METRICS_PORT === '' ? undefined : Number(e.METRICS_PORT),
     metricsHost: e.METRICS_HOST === undefined || e.METRICS_HOST === '' ? (e.HOST ?? '0.0.0.0') : e.METRICS_HOST,
     otelEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined || e.OTEL_EXPORTER_OTLP_ENDPOINT === '' ? undefined : trimSlash(e.OTEL_EXPORTER_OTLP_ENDPOINT),
-    otelServiceName: e.OTEL_SERVICE_NAME === undefined || e.OTEL_SERVICE_NAME === '' ? 'mcp-gateway' : e.OTEL_SERVICE_NAME
+    otelServiceName: e.OTEL_SERVICE_NAME === undefined || e.OTEL_SERVICE_NAME === '' ? 'mcp-gateway' : e.OTEL_SERVICE_NAME,
+    mappingWatch: isTrue(e.MAPPING_WATCH)
   }
 }
 

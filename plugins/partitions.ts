@@ -1,3 +1,5 @@
+import { watch } from 'node:fs'
+import { basename, dirname } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { loadMappingFile, resolveTenant } from '../lib/mapping.ts'
@@ -23,7 +25,8 @@ export interface Partitions {
 
 /**
  * Loads the mapping file (if any) at start and decorates `fastify.partitions`. With a mapping
- * file, SIGHUP reloads it: an invalid new file keeps the old mapping, and the log says why.
+ * file, SIGHUP reloads it, and so does any change of it with MAPPING_WATCH: an invalid new file
+ * keeps the old mapping, and the log says why.
  */
 async function partitionsPlugin (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
   const { mappingFile, strictMapping } = fastify.config
@@ -58,7 +61,29 @@ async function partitionsPlugin (fastify: FastifyInstance, opts: GatewayOptions)
     const onHangup = (): void => { reload() }
     process.on('SIGHUP', onHangup)
     fastify.addHook('onClose', async () => { process.off('SIGHUP', onHangup) })
+    if (fastify.config.mappingWatch) watchFile(fastify, mappingFile, reload)
   }
+}
+
+// Editors and config systems write a file in bursts (truncate, write, rename): one reload after.
+const WATCH_DEBOUNCE_MS = 200
+
+/**
+ * Reloads on every change of the file. The folder is watched, not the file: a file replaced by a
+ * rename (an editor's save, a Kubernetes ConfigMap's symlink swap) keeps being followed.
+ */
+function watchFile (fastify: FastifyInstance, file: string, reload: () => unknown): void {
+  let timer: NodeJS.Timeout | undefined
+  const watcher = watch(dirname(file), (_event, name) => {
+    if (name !== null && name !== basename(file) && !name.startsWith('..')) return
+    clearTimeout(timer)
+    timer = setTimeout(reload, WATCH_DEBOUNCE_MS)
+  })
+  watcher.on('error', err => fastify.log.warn({ file, reason: err.message }, 'mapping file watch stopped'))
+  fastify.addHook('onClose', async () => {
+    clearTimeout(timer)
+    watcher.close()
+  })
 }
 
 export default fp(partitionsPlugin, { name: 'partitions', fastify: '5.x', dependencies: ['config'] })

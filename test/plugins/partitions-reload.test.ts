@@ -1,5 +1,5 @@
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
@@ -55,4 +55,29 @@ t.test('closing the app removes its SIGHUP listener', async t => {
   t.equal(process.listenerCount('SIGHUP'), before + 1)
   await app.close()
   t.equal(process.listenerCount('SIGHUP'), before)
+})
+
+t.test('MAPPING_WATCH reloads on a change of the file, and on a file replaced by a rename', async t => {
+  const f = await startFixtures(t)
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: 'first' }) })
+  const file = join(dir, 'mapping.json')
+  const logs = captureLogs()
+  const app = await buildPlain(t, { ...f.env, MAPPING_FILE: file, MAPPING_WATCH: 'true' }, logs)
+  const reloads = () => logs.lines.filter(l => /mapping file reloaded/.test(l)).length
+  async function untilReloaded (count: number): Promise<void> {
+    for (let i = 0; i < 100 && reloads() < count; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+
+  writeFileSync(file, JSON.stringify({ [ORG]: 'second' }))
+  await untilReloaded(1)
+  t.equal(await upstreamPathOf(app, f), '/mcp/second/raw/echo')
+
+  writeFileSync(join(dir, 'next.json'), JSON.stringify({ [ORG]: 'third' }))
+  renameSync(join(dir, 'next.json'), file)
+  await untilReloaded(2)
+  t.equal(await upstreamPathOf(app, f), '/mcp/third/raw/echo')
+
+  writeFileSync(file, 'not json')
+  await new Promise(resolve => setTimeout(resolve, 600))
+  t.equal(await upstreamPathOf(app, f), '/mcp/third/raw/echo', 'a bad file changes nothing')
 })
