@@ -71,10 +71,9 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
   }
 
   async function authenticate (request: FastifyRequest, org: string): Promise<TokenUser> {
-    const metadata = tenantMetadataUrl(c.baseUrl, org)
     const header = request.headers.authorization
     if (header === undefined || !BEARER.test(header)) {
-      throw gatewayError('GW_TOKEN_MISSING', 'a bearer token is required', { 'www-authenticate': `Bearer resource_metadata="${metadata}"` })
+      throw gatewayError('GW_TOKEN_MISSING', 'a bearer token is required', { 'www-authenticate': `Bearer resource_metadata="${tenantMetadataUrl(c.baseUrl, org)}"` })
     }
     try {
       const payload = await verifiedClaims(request, header)
@@ -88,7 +87,7 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
       // RFC 6750 §3: a quoted error_description may hold neither '"' nor '\\'.
       const description = e.message.replace(/["\\]/g, '\'')
       throw gatewayError('GW_TOKEN_INVALID', e.message, {
-        'www-authenticate': `Bearer error="invalid_token", error_description="${description}", resource_metadata="${metadata}"`
+        'www-authenticate': `Bearer error="invalid_token", error_description="${description}", resource_metadata="${tenantMetadataUrl(c.baseUrl, org)}"`
       })
     }
   }
