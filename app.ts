@@ -80,7 +80,9 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
       const description = error.code?.startsWith('FST_') === true ? error.message : 'the request could not be processed'
       return reply.code(status).send(errorBody(STATUS_ERRORS[status] ?? 'bad_request', description))
     }
-    request.log.error({ err: error }, 'request failed')
+    // A client that left before its answer began (its socket is gone) is not a gateway failure.
+    if (reply.raw.destroyed) request.log.info({ code: error.code }, 'client closed the connection before the answer')
+    else request.log.error({ err: error }, 'request failed')
     return reply.code(500).send(errorBody('internal_error', 'the gateway could not process the request'))
   })
 
