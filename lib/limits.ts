@@ -1,7 +1,5 @@
-import type { Readable } from 'node:stream'
 import { gatewayError } from './errors.ts'
 import type { GatewayError } from './errors.ts'
-import { watchBody } from './body-watch.ts'
 
 export { BodyTooLargeError } from './body-watch.ts'
 
@@ -14,14 +12,6 @@ export function bodyTooLarge (limit: number): GatewayError {
 export function declaredTooLarge (contentLength: string | undefined, limit: number): boolean {
   if (contentLength === undefined) return false
   return !/^[0-9]{1,15}$/.test(contentLength) || Number(contentLength) > limit
-}
-
-/**
- * The body as it streams, cut off with a BodyTooLargeError once more than `limit` bytes went
- * through (a chunked body declares no length): the upstream never receives a complete body.
- */
-export function limitBody (body: Readable, limit: number): Readable {
-  return watchBody(body, { limit, keep: 0 }).body
 }
 
 /** Open long-lived streams per key (a user), bounded. */

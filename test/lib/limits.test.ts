@@ -1,6 +1,7 @@
 import t from 'tap'
 import { PassThrough } from 'node:stream'
-import { BodyTooLargeError, createStreamQuota, declaredTooLarge, limitBody } from '../../lib/limits.ts'
+import { BodyTooLargeError, createStreamQuota, declaredTooLarge } from '../../lib/limits.ts'
+import { watchBody } from '../../lib/body-watch.ts'
 
 t.test('a declared Content-Length over the limit, or not a length, is too large', async t => {
   t.notOk(declaredTooLarge(undefined, 10))
@@ -10,9 +11,9 @@ t.test('a declared Content-Length over the limit, or not a length, is too large'
   t.ok(declaredTooLarge('1e3', 10000), 'not digits')
 })
 
-t.test('limitBody passes a body up to the limit and errors past it', async t => {
+t.test('watchBody passes a body up to the limit and errors past it', async t => {
   const source = new PassThrough()
-  const limited = limitBody(source, 10)
+  const limited = watchBody(source, { limit: 10, keep: 0 }).body
   const seen: Buffer[] = []
   limited.on('data', (chunk: Buffer) => seen.push(chunk))
   const failed = new Promise<Error>(resolve => limited.on('error', resolve))
@@ -24,9 +25,9 @@ t.test('limitBody passes a body up to the limit and errors past it', async t => 
   t.equal(Buffer.concat(seen).toString(), '1234567890', 'nothing past the limit went through')
 })
 
-t.test('limitBody passes an error of the source on', async t => {
+t.test('watchBody passes an error of the source on', async t => {
   const source = new PassThrough()
-  const limited = limitBody(source, 10)
+  const limited = watchBody(source, { limit: 10, keep: 0 }).body
   const failed = new Promise<Error>(resolve => limited.on('error', resolve))
   source.destroy(new Error('client went away'))
   t.match((await failed).message, /client went away/)

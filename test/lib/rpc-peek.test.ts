@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
-import { peekRpc, summarize } from '../../lib/rpc-peek.ts'
+import { summarize } from '../../lib/rpc-peek.ts'
+import { watchBody } from '../../lib/body-watch.ts'
 
 t.test('summarize: a request, a notification, a batch, a tool call', async t => {
   t.same(summarize('{"jsonrpc":"2.0","id":1,"method":"tools/list"}'), { method: 'tools/list' })
@@ -19,17 +20,18 @@ t.test('summarize: a cut-off or broken body, and hostile values', async t => {
   t.equal(summarize(JSON.stringify({ method: 'm'.repeat(10_000) })).method?.length, 128, 'long names are cut')
 })
 
-t.test('peekRpc passes every byte through and keeps only the first ones', async t => {
+t.test('the watched body passes every byte through and its head names the call', async t => {
   const chunks = ['{"jsonrpc":"2.0","id":1,', '"method":"tools/call","params":{"name":"echo",', `"arguments":{"text":"${'z'.repeat(50_000)}"}}}`]
-  const peek = peekRpc(Readable.from(chunks.map(c => Buffer.from(c))), 100)
-  t.equal(await text(peek.body), chunks.join(''))
-  t.same(peek.summary(), { method: 'tools/call', tool: 'echo' })
+  const watched = watchBody(Readable.from(chunks.map(c => Buffer.from(c))), { limit: Infinity, keep: 100 })
+  t.equal(await text(watched.body), chunks.join(''))
+  t.equal(watched.head().length, 100, 'only the first bytes are kept')
+  t.same(summarize(watched.head().toString('utf8')), { method: 'tools/call', tool: 'echo' })
 })
 
 t.test('an error of the source reaches the reader', async t => {
   const source = new Readable({ read () {} })
-  const peek = peekRpc(source, 64)
-  const failed = text(peek.body).then(() => null, (err: Error) => err.message)
+  const watched = watchBody(source, { limit: Infinity, keep: 64 })
+  const failed = text(watched.body).then(() => null, (err: Error) => err.message)
   source.destroy(new Error('cut off'))
   t.equal(await failed, 'cut off')
 })
