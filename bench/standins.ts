@@ -28,21 +28,15 @@ function now (): number {
 
 function upstream (req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://upstream')
-  if (url.pathname.endsWith('/ticker')) {
-    // Every ticker stream gets the same events at the same moment (see /tick): a client reading
-    // one directly and one through the gateway can pair them, event by event.
+  // Every ticker stream gets the same events at the same moment (see /tick): a client reading one
+  // directly and one through the gateway can pair them, event by event. Idle streams stay quiet
+  // until /broadcast writes to all of them.
+  const held = url.pathname.endsWith('/ticker') ? tickers : url.pathname.endsWith('/idle') ? streams : null
+  if (held !== null) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
     res.write(': open\n\n')
-    tickers.add(res)
-    res.on('close', () => tickers.delete(res))
-    return
-  }
-  if (url.pathname.endsWith('/idle')) {
-    // Held open and quiet until /broadcast writes to every such stream.
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-    res.write(': open\n\n')
-    streams.add(res)
-    res.on('close', () => streams.delete(res))
+    held.add(res)
+    res.on('close', () => held.delete(res))
     return
   }
   req.resume()

@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 /**
  * Binds Ragie's session ids to (user, organization) with an HMAC keyed by `SESSION_SECRET`;
- * decorates `fastify.sessions`. Without the secret the key is random per start, so sessions only
+ * decorates `fastify.sessionBinder`. Without the secret the key is random per start, so sessions only
  * hold on the instance that created them (the config plugin warns).
  */
 async function sessionPlugin (fastify: FastifyInstance): Promise<void> {
