@@ -3,6 +3,7 @@ import type { JsonWebKey } from 'node:crypto'
 import buildGetJwks from 'get-jwks'
 import type { JWK } from 'get-jwks'
 import { gatewayError } from './errors.ts'
+import { fetchJson } from './fetch-json.ts'
 
 const FAILURE_BACKOFF_MS = 2000
 
@@ -52,9 +53,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     lastFetchFailed = true
     let body: { keys?: unknown }
     try {
-      const res = await doFetch(opts.jwksUrl, { signal: AbortSignal.timeout(opts.timeoutMs), headers: { accept: 'application/json' } })
-      if (!res.ok) throw new Error(`status ${res.status}`)
-      body = await res.json() as { keys?: unknown }
+      body = await fetchJson(doFetch, opts.jwksUrl, opts.timeoutMs) as { keys?: unknown }
       if (!Array.isArray(body.keys)) throw new Error('no keys')
     } catch {
       throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')

@@ -1,4 +1,5 @@
 import { gatewayError } from './errors.ts'
+import { fetchJson } from './fetch-json.ts'
 
 export interface ResourceMetadataOptions {
   issuer: string
@@ -63,9 +64,7 @@ export function createAuthServerMetadata (opts: AuthServerMetadataOptions): Auth
 
   async function load (): Promise<AuthServerDocument> {
     try {
-      const res = await doFetch(opts.url, { signal: AbortSignal.timeout(opts.timeoutMs), headers: { accept: 'application/json' } })
-      if (!res.ok) throw new Error(`status ${res.status}`)
-      const doc = await res.json() as unknown
+      const doc = await fetchJson(doFetch, opts.url, opts.timeoutMs)
       if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || typeof (doc as { issuer?: unknown }).issuer !== 'string') {
         throw new Error('not a metadata document')
       }
