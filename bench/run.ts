@@ -1,14 +1,11 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { generateKeyPairSync, sign } from 'node:crypto'
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { createInterface } from 'node:readline'
 import { join } from 'node:path'
-import autocannon from 'autocannon'
-import { freePort } from '../test/fixtures/process.ts'
+import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { percentile } from './stats.ts'
+import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, BODY, hotRounds, load, median, rssMb, startServers, stopChildren, token, warmUp } from './harness.ts'
+import type { LoadResult } from './harness.ts'
 
 /**
  * `npm run bench`: the same load, from this process, against the upstream alone, a bare Fastify +
@@ -16,89 +13,9 @@ import { percentile } from './stats.ts'
  * stream latency and idle streams. Prints the table and writes docs/benchmarks.md and its chart.
  */
 
-const ROOT = join(import.meta.dirname, '..')
-const ORG = 'org_01BENCH00000000000000000000'
-const CLIENT_ID = 'client_bench'
-const DURATION = Number(process.env.BENCH_SECONDS ?? 6)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const COLD_REQUESTS = Number(process.env.BENCH_COLD_REQUESTS ?? 6000)
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS ?? 5000)
 const SSE_EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 2000)
-const PROFILE = process.env.BENCH_PROFILE === '1'
-const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'retrieve', arguments: { query: 'what is our soc2 scope?' } } })
-
-const children: ChildProcess[] = []
-
-function startChild (args: string[], env: Record<string, string>, quiet = false): { child: ChildProcess, firstLine: Promise<string> } {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', quiet ? 'ignore' : 'pipe', 'inherit'] })
-  children.push(child)
-  const firstLine = quiet
-    ? Promise.resolve('')
-    : new Promise<string>(resolve => createInterface({ input: child.stdout! }).once('line', resolve))
-  return { child, firstLine }
-}
-
-function b64url (value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-const KID = 'bench_key'
-
-function token (issuer: string, sub: string): string {
-  const now = Math.floor(Date.now() / 1000)
-  const data = `${b64url({ alg: 'RS256', typ: 'JWT', kid: KID })}.${b64url({ iss: issuer, sub, aud: CLIENT_ID, iat: now, exp: now + 3600 })}`
-  return `${data}.${sign('sha256', Buffer.from(data), privateKey).toString('base64url')}`
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-function rssMb (pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
-}
-
-interface LoadResult {
-  rps: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
-}
-
-async function load (url: string, opts: Partial<autocannon.Options> = {}): Promise<LoadResult> {
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    body: BODY,
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    connections: CONNECTIONS,
-    ...(opts.amount === undefined ? { duration: DURATION } : {}),
-    ...opts
-  })
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx }
-}
-
-/** The run with the median throughput. */
-function median (runs: LoadResult[]): LoadResult {
-  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]
-}
-
-async function waitReady (url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`${url} never became ready`)
-}
 
 /** Reads an event stream, calling `onEvent` with each event's data and the time it arrived. */
 function readEvents (url: string, headers: Record<string, string>, agent: Agent, onEvent: (data: string, at: number) => void): Promise<void> {
@@ -222,36 +139,8 @@ async function holdIdleStreams (url: string, tokens: string[], controlUrl: strin
 }
 
 async function main (): Promise<void> {
-  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }
-  const standins = startChild(['bench/standins.ts'], { BENCH_JWK: JSON.stringify(jwk) })
-  const { upstream, control } = JSON.parse(await standins.firstLine) as { upstream: string, control: string }
-  const bare = startChild(['bench/bare-proxy.ts'], { UPSTREAM: upstream })
-  const { url: bareUrl } = JSON.parse(await bare.firstLine) as { url: string }
-
-  const port = await freePort()
-  const gatewayUrl = `http://127.0.0.1:${port}`
-  const profileDir = join(ROOT, 'bench', 'profiles')
-  if (PROFILE) mkdirSync(profileDir, { recursive: true })
-  const gateway = startChild([...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'server.ts'], {
-    BASE_URL: gatewayUrl,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    RAGIE_API_KEY: 'ragie_bench_key',
-    RAGIE_MCP_SERVER_URL: upstream,
-    WORKOS_API_KEY: 'sk_bench',
-    WORKOS_API_URL: control,
-    WORKOS_AUTHORIZATION_SERVER_URL: control,
-    WORKOS_CLIENT_ID: CLIENT_ID,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'info',
-    MAX_STREAMS_PER_USER: '100000',
-    SHUTDOWN_GRACE_SECONDS: '1'
-  }, process.env.BENCH_GATEWAY_LOG === undefined)
-  if (process.env.BENCH_GATEWAY_LOG !== undefined) gateway.child.stdout?.pipe((await import('node:fs')).createWriteStream(process.env.BENCH_GATEWAY_LOG))
-  await waitReady(`${gatewayUrl}/readyz`)
-  const hot = token(control, 'user_bench_hot')
-  const auth = { authorization: `Bearer ${hot}` }
-  const tenantUrl = `${gatewayUrl}/${ORG}/mcp/`
+  const servers = await startServers()
+  const { upstream, control, bareUrl, tenantUrl, auth } = servers
 
   console.log('signing tokens for the cold and idle-stream runs…')
   const coldTokens = Array.from({ length: COLD_REQUESTS }, (_, i) => token(control, `user_bench_cold_${i}`))
@@ -259,33 +148,12 @@ async function main (): Promise<void> {
   const burstTokens = Array.from({ length: 50 }, (_, i) => token(control, `user_bench_burst_${i}`))
 
   console.log('warming up…')
-  await load(`${upstream}/mcp/bench/`, { duration: 2 })
-  await load(`${bareUrl}/${ORG}/mcp/`, { duration: 2 })
-  await load(tenantUrl, { duration: 2, headers: { 'content-type': 'application/json', ...auth } })
+  await warmUp(servers)
   await fetch(`${control}/workos-calls`)
 
   console.log('1/5 upstream alone, 2/5 bare proxy, 3/5 gateway hot path…')
   const direct = await load(`${upstream}/mcp/bench/`)
-  // Bare and hot alternate, ROUNDS times: a slow spell of this shared machine then hits both, and
-  // each is reported by its median round.
-  const bareRuns: LoadResult[] = []
-  const hotRuns: LoadResult[] = []
-  // Each server's own CPU per request, too: on 2 shared cores the throughput ratio also depends on
-  // how the scheduler splits them between the runner, the upstream and the proxy.
-  const cpu = { bare: 0, hot: 0, bareRequests: 0, hotRequests: 0 }
-  for (let round = 0; round < ROUNDS; round++) {
-    let before = cpuSeconds(bare.child.pid as number)
-    const b = await load(`${bareUrl}/${ORG}/mcp/`)
-    cpu.bare += cpuSeconds(bare.child.pid as number) - before
-    cpu.bareRequests += b.rps * DURATION
-    bareRuns.push(b)
-    before = cpuSeconds(gateway.child.pid as number)
-    const h = await load(tenantUrl, { headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...auth } })
-    cpu.hot += cpuSeconds(gateway.child.pid as number) - before
-    cpu.hotRequests += h.rps * DURATION
-    hotRuns.push(h)
-  }
-  const cpuPerRequest = { bareUs: cpu.bare / cpu.bareRequests * 1e6, hotUs: cpu.hot / cpu.hotRequests * 1e6 }
+  const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers)
   const bareRun = median(bareRuns)
   const hotRun = median(hotRuns)
   const roundRatios = hotRuns.map((hot, i) => hot.rps / bareRuns[i].rps)
@@ -321,8 +189,8 @@ async function main (): Promise<void> {
   const burstCalls = await (await fetch(`${control}/workos-calls`)).json() as Calls
 
   console.log('5/5 event streams…')
-  const sse = await sseLatency(`${upstream}/mcp/bench/ticker`, `${gatewayUrl}/${ORG}/mcp/ticker`, auth, control)
-  const idle = await holdIdleStreams(`${gatewayUrl}/${ORG}/mcp/idle`, idleTokens, control, gateway.child.pid as number)
+  const sse = await sseLatency(`${upstream}/mcp/bench/ticker`, `${servers.gatewayUrl}/${ORG}/mcp/ticker`, auth, control)
+  const idle = await holdIdleStreams(`${servers.gatewayUrl}/${ORG}/mcp/idle`, idleTokens, control, servers.gatewayPid)
 
   const figures: Figures = {
     date: new Date().toISOString().slice(0, 10),
@@ -350,9 +218,7 @@ async function main (): Promise<void> {
   }
   report(figures)
 
-  gateway.child.kill('SIGTERM')
-  await new Promise(resolve => gateway.child.once('exit', resolve))
-  for (const child of children) child.kill('SIGTERM')
+  await stopChildren()
 }
 
 interface Calls {
@@ -490,7 +356,6 @@ profile of the gateway to \`bench/profiles/\` (not committed).
   console.log('wrote docs/benchmarks.md and docs/benchmarks.svg')
 }
 
-process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
 main().catch(err => {
   console.error(err)
   process.exit(1)

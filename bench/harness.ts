@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { readFileSync, mkdirSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { freePort } from '../test/fixtures/process.ts'
+
+/**
+ * What `npm run bench` and `npm run bench:hot` share: the stand-ins, the bare proxy and the
+ * gateway, each in its own process; tokens signed with the stand-in JWKS's key; the load.
+ */
+
+export const ROOT = join(import.meta.dirname, '..')
+export const ORG = 'org_01BENCH00000000000000000000'
+export const CLIENT_ID = 'client_bench'
+export const DURATION = Number(process.env.BENCH_SECONDS ?? 6)
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+export const PROFILE = process.env.BENCH_PROFILE === '1'
+export const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'retrieve', arguments: { query: 'what is our soc2 scope?' } } })
+export const PROFILE_DIR = join(ROOT, 'bench', 'profiles')
+
+const children: ChildProcess[] = []
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
+
+export function startChild (args: string[], env: Record<string, string>, quiet = false, wrap: string[] = []): { child: ChildProcess, firstLine: Promise<string> } {
+  const [command, ...rest] = [...wrap, process.execPath, ...args]
+  const child = spawn(command, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', quiet ? 'ignore' : 'pipe', 'inherit'] })
+  children.push(child)
+  const firstLine = quiet
+    ? Promise.resolve('')
+    : new Promise<string>(resolve => createInterface({ input: child.stdout! }).once('line', resolve))
+  return { child, firstLine }
+}
+
+/** Ends every child, waiting for each to exit (a CPU profile is written on the way out). */
+export async function stopChildren (): Promise<void> {
+  await Promise.all(children.map(child => new Promise(resolve => {
+    if (child.exitCode !== null) return resolve(null)
+    child.once('exit', resolve)
+    child.kill('SIGTERM')
+  })))
+}
+
+function b64url (value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const KID = 'bench_key'
+
+/** An AuthKit-shaped access token for `sub`, signed with the key the stand-in JWKS serves. */
+export function token (issuer: string, sub: string): string {
+  const now = Math.floor(Date.now() / 1000)
+  const data = `${b64url({ alg: 'RS256', typ: 'JWT', kid: KID })}.${b64url({ iss: issuer, sub, aud: CLIENT_ID, iat: now, exp: now + 3600 })}`
+  return `${data}.${sign('sha256', Buffer.from(data), privateKey).toString('base64url')}`
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+export function rssMb (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+}
+
+export interface LoadResult {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+}
+
+export async function load (url: string, opts: Partial<autocannon.Options> = {}): Promise<LoadResult> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    body: BODY,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    connections: CONNECTIONS,
+    ...(opts.amount === undefined ? { duration: DURATION } : {}),
+    ...opts
+  })
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx }
+}
+
+/** The run with the median throughput. */
+export function median (runs: LoadResult[]): LoadResult {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]
+}
+
+export async function waitReady (url: string, seconds = 10): Promise<void> {
+  for (let i = 0; i < seconds * 20; i++) {
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {}
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`${url} never became ready`)
+}
+
+export interface Servers {
+  upstream: string
+  control: string
+  bareUrl: string
+  barePid: number
+  gatewayUrl: string
+  gatewayPid: number
+  tenantUrl: string
+  /** The Authorization header of the hot path's user. */
+  auth: { authorization: string }
+}
+
+/**
+ * Starts the stand-ins, the bare proxy and the gateway (`server.ts` as production runs it), and
+ * waits until all answer. With BENCH_PROFILE=1 both proxies write a CPU profile when they exit.
+ */
+export async function startServers (wrap: string[] = []): Promise<Servers> {
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }
+  const standins = startChild(['bench/standins.ts'], { BENCH_JWK: JSON.stringify(jwk) })
+  const { upstream, control } = JSON.parse(await standins.firstLine) as { upstream: string, control: string }
+  if (PROFILE) mkdirSync(PROFILE_DIR, { recursive: true })
+  const profile = (name: string): string[] => PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${Date.now()}-${name}.cpuprofile`] : []
+  const bare = startChild([...profile('bare'), 'bench/bare-proxy.ts'], { UPSTREAM: upstream }, false, wrap)
+  const { url: bareUrl } = JSON.parse(await bare.firstLine) as { url: string }
+
+  const port = await freePort()
+  const gatewayUrl = `http://127.0.0.1:${port}`
+  const gateway = startChild([...profile('gateway'), 'server.ts'], {
+    BASE_URL: gatewayUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    RAGIE_API_KEY: 'ragie_bench_key',
+    RAGIE_MCP_SERVER_URL: upstream,
+    WORKOS_API_KEY: 'sk_bench',
+    WORKOS_API_URL: control,
+    WORKOS_AUTHORIZATION_SERVER_URL: control,
+    WORKOS_CLIENT_ID: CLIENT_ID,
+    NODE_ENV: 'production',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    MAX_STREAMS_PER_USER: '100000',
+    SHUTDOWN_GRACE_SECONDS: '1'
+  }, process.env.BENCH_GATEWAY_LOG === undefined, wrap)
+  if (process.env.BENCH_GATEWAY_LOG !== undefined) gateway.child.stdout?.pipe((await import('node:fs')).createWriteStream(process.env.BENCH_GATEWAY_LOG))
+  await waitReady(`${gatewayUrl}/readyz`, wrap.length > 0 ? 300 : 10)
+  return {
+    upstream,
+    control,
+    bareUrl,
+    barePid: bare.child.pid as number,
+    gatewayUrl,
+    gatewayPid: gateway.child.pid as number,
+    tenantUrl: `${gatewayUrl}/${ORG}/mcp/`,
+    auth: { authorization: `Bearer ${token(control, 'user_bench_hot')}` }
+  }
+}
+
+export interface HotFigures {
+  bareRuns: LoadResult[]
+  hotRuns: LoadResult[]
+  cpuPerRequest: { bareUs: number, hotUs: number }
+}
+
+/**
+ * The bare proxy and the gateway's hot path, alternating ROUNDS times: a slow spell of this shared
+ * machine then hits both. Each server's own CPU per request too: on 2 shared cores the throughput
+ * ratio also depends on how the scheduler splits them between the runner, the upstream and the
+ * proxy.
+ */
+export async function hotRounds (s: Servers): Promise<HotFigures> {
+  const bareRuns: LoadResult[] = []
+  const hotRuns: LoadResult[] = []
+  const cpu = { bare: 0, hot: 0, bareRequests: 0, hotRequests: 0 }
+  for (let round = 0; round < ROUNDS; round++) {
+    let before = cpuSeconds(s.barePid)
+    const b = await load(`${s.bareUrl}/${ORG}/mcp/`)
+    cpu.bare += cpuSeconds(s.barePid) - before
+    cpu.bareRequests += b.rps * DURATION
+    bareRuns.push(b)
+    before = cpuSeconds(s.gatewayPid)
+    const h = await load(s.tenantUrl, { headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...s.auth } })
+    cpu.hot += cpuSeconds(s.gatewayPid) - before
+    cpu.hotRequests += h.rps * DURATION
+    hotRuns.push(h)
+  }
+  return { bareRuns, hotRuns, cpuPerRequest: { bareUs: cpu.bare / cpu.bareRequests * 1e6, hotUs: cpu.hot / cpu.hotRequests * 1e6 } }
+}
+
+/** Two seconds of load on each, so both proxies are compiled and pooled before anything counts. */
+export async function warmUp (s: Servers): Promise<void> {
+  await load(`${s.upstream}/mcp/bench/`, { duration: 2 })
+  await load(`${s.bareUrl}/${ORG}/mcp/`, { duration: 2 })
+  await load(s.tenantUrl, { duration: 2, headers: { 'content-type': 'application/json', ...s.auth } })
+}

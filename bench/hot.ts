@@ -1,0 +1,18 @@
+import { DURATION, ROUNDS, hotRounds, startServers, stopChildren, warmUp } from './harness.ts'
+
+/**
+ * `npm run bench:hot`: only the bare proxy against the gateway's hot path, in alternating rounds,
+ * for judging a change to the hot path quickly. Prints each round's throughput ratio and each
+ * proxy's CPU per request; writes nothing. With BENCH_PROFILE=1 both proxies leave a CPU profile
+ * in bench/profiles/ (then `node bench/profile-top.ts`).
+ */
+const servers = await startServers()
+await warmUp(servers)
+console.log(`${ROUNDS} rounds of ${DURATION} s each…`)
+const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers)
+for (let i = 0; i < ROUNDS; i++) {
+  console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s, gateway ${hotRuns[i].rps.toFixed(0)} req/s, ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
+}
+const ratios = hotRuns.map((h, i) => h.rps / bareRuns[i].rps).sort((a, b) => a - b)
+console.log(`median ratio ${ratios[Math.floor(ratios.length / 2)].toFixed(2)}; CPU a request: bare ${cpuPerRequest.bareUs.toFixed(0)} µs, gateway ${cpuPerRequest.hotUs.toFixed(0)} µs (${(cpuPerRequest.bareUs / cpuPerRequest.hotUs).toFixed(2)} ×)`)
+await stopChildren()
