@@ -65,5 +65,6 @@ export function tapBody (body: Readable, keep: number): WatchedBody {
     body.on('data', onData)
     body.pause()
   }
-  return { body, head: () => Buffer.concat(head) }
+  // A small body usually arrives in one chunk: then it is the head as it is, with no copy.
+  return { body, head: () => head.length === 1 ? head[0] : Buffer.concat(head) }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
+import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -12,6 +13,10 @@ import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     upstream: Upstream
+  }
+  interface FastifyRequest {
+    /** Set by `upstream.forward`, for reply-from's callbacks. */
+    forwarding: Forwarding | null
   }
 }
 
@@ -52,6 +57,17 @@ function bindSession (headers: OutgoingHttpHeaders, destination: Destination): O
   return headers
 }
 
+/** A request on its way to Ragie: its destination, and the query split off its path. */
+export interface Forwarding {
+  destination: Destination
+  /** The destination's query string, without its `?`. */
+  query: string
+}
+
+function forwardingOf (request: { forwarding: Forwarding | null }): Forwarding {
+  return request.forwarding as Forwarding
+}
+
 // reply-from's codes for "too slow": its own for headers, undici's for the connection (TCP + TLS).
 const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
@@ -82,38 +98,45 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
 
   const streams = createStreamRegistry({ keepAliveMs: c.sseKeepAliveSeconds * 1000, idleTimeoutMs: c.sseIdleTimeoutSeconds * 1000 })
 
-  function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
+  // One set of reply-from options for every request: each callback gets the request, and finds
+  // its destination on it, so no closures are made per request.
+  fastify.decorateRequest('forwarding', null)
+  const fromOptions: FastifyReplyFromHooks = {
     // reply-from decodes the source to look for `..` (anywhere, the query too: a 400; a malformed
     // escape: a throw, so a 500) and re-encodes it: the validated path goes as the source, and the
     // query, verbatim, beside it.
+    queryString: (_search, _url, request) => forwardingOf(request).query,
+    // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
+    retryDelay: () => null,
+    rewriteRequestHeaders: (request, headers) => {
+      const { destination } = forwardingOf(request)
+      return withSession(upstreamRequestHeaders(headers, destination.apiKey, {
+        ip: request.ip,
+        protocol: request.protocol,
+        host: request.host
+      }), destination.sessionId)
+    },
+    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), forwardingOf(request as unknown as FastifyRequest).destination) as typeof headers,
+    onResponse: (_request, reply, raw) => {
+      const res = raw as unknown as UpstreamResponse
+      const type = res.headers['content-type']
+      const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
+      reply.send(isStream ? streams.track(res.stream) : res.stream)
+    },
+    onError: (reply, { error }) => {
+      if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))
+      const code = (error as { code?: string }).code ?? ''
+      reply.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')
+      reply.send(TIMEOUT_CODES.has(code)
+        ? gatewayError('GW_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time')
+        : gatewayError('GW_UPSTREAM_UNREACHABLE', 'the MCP server could not be reached'))
+    }
+  }
+
+  function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
     const q = destination.path.indexOf('?')
-    const source = q === -1 ? destination.path : destination.path.slice(0, q)
-    const query = q === -1 ? '' : destination.path.slice(q + 1)
-    return reply.from(source, {
-      queryString: () => query,
-      // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
-      retryDelay: () => null,
-      rewriteRequestHeaders: (req, headers) => withSession(upstreamRequestHeaders(headers, destination.apiKey, {
-        ip: req.ip,
-        protocol: req.protocol,
-        host: req.host
-      }), destination.sessionId),
-      rewriteHeaders: headers => bindSession(clientResponseHeaders(headers), destination) as typeof headers,
-      onResponse: (_req, rep, raw) => {
-        const res = raw as unknown as UpstreamResponse
-        const type = res.headers['content-type']
-        const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
-        rep.send(isStream ? streams.track(res.stream) : res.stream)
-      },
-      onError: (rep, { error }) => {
-        if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return rep.send(bodyTooLarge(c.bodyLimit))
-        const code = (error as { code?: string }).code ?? ''
-        rep.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')
-        rep.send(TIMEOUT_CODES.has(code)
-          ? gatewayError('GW_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time')
-          : gatewayError('GW_UPSTREAM_UNREACHABLE', 'the MCP server could not be reached'))
-      }
-    })
+    request.forwarding = { destination, query: q === -1 ? '' : destination.path.slice(q + 1) }
+    return reply.from(q === -1 ? destination.path : destination.path.slice(0, q), fromOptions)
   }
 
   fastify.decorate('upstream', { forward, streams })
