@@ -3,7 +3,7 @@ import type { Destination } from '../../plugins/proxy.ts'
 import type { TenantState } from './autohooks.ts'
 import { bodyTooLarge, declaredTooLarge } from '../../lib/limits.ts'
 import { tapBody, watchBody } from '../../lib/body-watch.ts'
-import { PEEK_BYTES, summarize } from '../../lib/rpc-peek.ts'
+import { PEEK_BYTES } from '../../lib/rpc-peek.ts'
 
 const TENANT_ROUTES = ['/:org/mcp', '/:org/mcp/*']
 
@@ -22,7 +22,7 @@ const tenant: FastifyPluginAsync = async function (fastify) {
     const watched = request.headers['content-length'] !== undefined
       ? tapBody(payload, PEEK_BYTES)
       : watchBody(payload, { limit, keep: PEEK_BYTES })
-    request.rpcSummary = () => summarize(watched.head().toString('utf8'))
+    request.bodyHead = watched.head
     done(null, watched.body)
   })
 
