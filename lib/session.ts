@@ -46,6 +46,9 @@ export function createSessionBinder (secret: Buffer): SessionBinder {
       // base64url decoding is lenient: only the canonical spelling of an id is accepted.
       if (upstreamId.length === 0 || Buffer.from(upstreamId, 'latin1').toString('base64url') !== parts[0] || !VISIBLE_ASCII.test(upstreamId)) return null
       const given = Buffer.from(parts[1], 'base64url')
+      // The MAC too: its last character carries two unused bits, so four spellings would decode to
+      // the same bytes. (A check of the input alone: it tells nothing of the secret.)
+      if (given.toString('base64url') !== parts[1]) return null
       const expected = mac(secret, upstreamId, owner)
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
       return upstreamId
