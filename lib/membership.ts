@@ -50,8 +50,11 @@ export interface MembershipStats {
 }
 
 export interface MembershipCache {
-  /** The active membership, or null; throws GW_MEMBERSHIP_UNAVAILABLE when the source can't say. */
-  get: (userId: string, organizationId: string) => Promise<Membership | null>
+  /**
+   * The active membership, or null; rejects with GW_MEMBERSHIP_UNAVAILABLE when the source can't
+   * say. A locally cached answer comes at once, without a promise.
+   */
+  get: (userId: string, organizationId: string) => Membership | null | Promise<Membership | null>
   /**
    * Forgets one (user, org), or every organization of a user, on this instance, so the next
    * request asks again; a look-up in flight meanwhile is answered but not cached.
@@ -108,33 +111,36 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     return { entry, cached: false }
   }
 
-  async function get (userId: string, organizationId: string): Promise<Membership | null> {
+  function get (userId: string, organizationId: string): Membership | null | Promise<Membership | null> {
     const key = `${organizationId}\u0000${userId}`
-    let entry = cache.get(key)
-    if (entry !== undefined) {
-      stats.hit++
-    } else {
-      let pending = inflight.get(key)
-      if (pending === undefined) {
-        // Deleted a tick later, so a lookup that throws at once is not left in flight forever.
-        pending = load(key, userId, organizationId).then(r => {
-          if (r.cached) stats.hit++
-          else stats.miss++
-          return r.entry
-        }, err => {
-          stats.error++
-          throw err
-        }).finally(() => inflight.delete(key))
-        inflight.set(key, pending)
-      }
-      try {
-        entry = await pending
-      } catch (err) {
-        const retryAfter = err instanceof MembershipUnavailableError && err.retryAfterSeconds !== undefined
-          ? err.retryAfterSeconds
-          : opts.retryAfterSeconds
-        throw gatewayError('GW_MEMBERSHIP_UNAVAILABLE', 'the membership service is unavailable, try again later', { 'retry-after': String(retryAfter) })
-      }
+    const entry = cache.get(key)
+    if (entry === undefined) return getMissing(key, userId, organizationId)
+    stats.hit++
+    return entry.member ? entry.membership : null
+  }
+
+  async function getMissing (key: string, userId: string, organizationId: string): Promise<Membership | null> {
+    let pending = inflight.get(key)
+    if (pending === undefined) {
+      // Deleted a tick later, so a lookup that throws at once is not left in flight forever.
+      pending = load(key, userId, organizationId).then(r => {
+        if (r.cached) stats.hit++
+        else stats.miss++
+        return r.entry
+      }, err => {
+        stats.error++
+        throw err
+      }).finally(() => inflight.delete(key))
+      inflight.set(key, pending)
+    }
+    let entry: MembershipEntry
+    try {
+      entry = await pending
+    } catch (err) {
+      const retryAfter = err instanceof MembershipUnavailableError && err.retryAfterSeconds !== undefined
+        ? err.retryAfterSeconds
+        : opts.retryAfterSeconds
+      throw gatewayError('GW_MEMBERSHIP_UNAVAILABLE', 'the membership service is unavailable, try again later', { 'retry-after': String(retryAfter) })
     }
     return entry.member ? entry.membership : null
   }

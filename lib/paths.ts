@@ -5,6 +5,9 @@ export const ORG_PATTERN = /^org_[A-Za-z0-9]{1,64}$/
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/
 const ENCODED_SEPARATOR = /%(2f|5c)/i
+// The usual URL, `/<org>/mcp` or `/<org>/mcp/` with no query: letters and digits, nothing to
+// decode or check further.
+const PLAIN = /^\/(org_[A-Za-z0-9]{1,64})\/mcp\/?$/
 
 /** The parts of a tenant URL, validated: `rest` and `query` keep the client's own encoding. */
 export interface TenantPath {
@@ -20,6 +23,8 @@ export interface TenantPath {
  * `/mcp/<partition>/`.
  */
 export function parseTenantPath (rawUrl: string): TenantPath | null {
+  const plain = PLAIN.exec(rawUrl)
+  if (plain !== null) return { org: plain[1], rest: '', query: '' }
   const q = rawUrl.indexOf('?')
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
   const query = q === -1 ? '' : withoutCredentials(rawUrl.slice(q))

@@ -42,7 +42,7 @@ export function createTracing (opts: TracingOptions): Tracing {
 }
 
 /** Runs `fn` in a span of its own (a child of the active one); a throw marks the span as failed. */
-export async function inSpan<T> (tracer: Tracer, name: string, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T> (tracer: Tracer, name: string, fn: (span: Span) => T | Promise<T>): Promise<T> {
   return tracer.startActiveSpan(name, async span => {
     try {
       return await fn(span)

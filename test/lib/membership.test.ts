@@ -37,8 +37,8 @@ function cacheFor (lookup: MembershipLookup, overrides: Partial<MembershipCacheO
   return createMembershipCache({ lookup, ttlMs: 60_000, negativeTtlMs: 60_000, max: 100, retryAfterSeconds: 5, ...overrides })
 }
 
-async function failure (promise: Promise<unknown>): Promise<GatewayError> {
-  const err = await promise.then(() => null, (e: unknown) => e)
+async function failure (answer: unknown): Promise<GatewayError> {
+  const err = await Promise.resolve(answer).then(() => null, (e: unknown) => e)
   if (!(err instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(err)}`)
   return err
 }
@@ -99,6 +99,17 @@ t.test('a TTL of 0 means no caching, not caching forever', async t => {
   t.equal(s.calls.length, 4)
   delete s.answers[`${MEMBER}@${ORG}`]
   t.equal(await cache.get(MEMBER, ORG), null, 'a removed member loses access at the next request')
+})
+
+t.test('a cached answer comes at once; only a look-up is a promise', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  const first = cache.get(MEMBER, ORG)
+  t.ok(first instanceof Promise, 'the first answer waits for the source')
+  t.same(await first, { roles: ['member'] })
+  t.same(cache.get(MEMBER, ORG), { roles: ['member'] }, 'the second is the cached membership itself')
+  t.equal(cache.get(STRANGER, ORG) instanceof Promise, true, 'another user is looked up')
+  t.same(cache.stats, { hit: 1, miss: 1, error: 0 })
 })
 
 t.test('a failed look-up is a 503 with Retry-After, and is never cached', async t => {

@@ -228,6 +228,25 @@ t.test('accepted tokens', async t => {
   })
 })
 
+t.test('a token verified (and cached) for one tenant still opens no other', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const token = f.token(MEMBER, { aud: RESOURCE })
+  const first = await call(app, `Bearer ${token}`)
+  t.equal(first.statusCode, 200, first.body)
+  t.equal(f.upstream.requests.length, 1)
+  // The same header again, now from the verified-token cache: the audience is checked each time.
+  const other = await call(app, `Bearer ${token}`, `/${OTHER_ORG}/mcp/raw/echo`)
+  t.equal(other.statusCode, 401, other.body)
+  t.equal(other.json().error, 'invalid_token')
+  t.match(String(other.headers['www-authenticate']), `oauth-protected-resource/${OTHER_ORG}/mcp`)
+  assertNoTokenEcho(t, other, token)
+  t.equal(f.upstream.requests.length, 1, 'nothing more reached upstream')
+  const again = await call(app, `Bearer ${token}`)
+  t.equal(again.statusCode, 200, 'and the first tenant still answers from the cache')
+  t.equal(f.upstream.requests.length, 2)
+})
+
 t.test('an extra audience is refused when it is not configured', async t => {
   const f = await startFixtures(t)
   const app = await build(t, f.env)
