@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, BODY, hotRounds, load, median, rssMb, startServers, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, WARMUP, BODY, hotRounds, load, median, rssMb, startServers, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult } from './harness.ts'
 
 /**
@@ -324,27 +324,37 @@ and the membership cache entry included).
 ## Where the gateway's time goes
 
 Per request, the gateway process used ${f.cpuPerRequest.hotUs.toFixed(0)} µs of CPU in this run and
-the bare proxy ${f.cpuPerRequest.bareUs.toFixed(0)} µs. A CPU profile of both under the same load
-(\`BENCH_PROFILE=1\`, then \`node bench/profile-top.ts\`) spreads the difference thin, with no
-function standing out. The largest part is the one log line per request that the SPEC asks for:
-pino serialising and writing it, and the child logger Fastify makes for every request (the bare
-proxy logs nothing), about 10 µs. Then, at 1 to 4 µs each: the path parse and its checks, header
-filtering both ways, the JSON-RPC summary of the audit line, the verified-token and membership
-cache look-ups, and the tenant checks themselves.
+the bare proxy ${f.cpuPerRequest.bareUs.toFixed(0)} µs. Profiles of both under the same load
+(\`BENCH_PROFILE=1 npm run bench:hot\`, then \`node bench/profile-top.ts\`) put the difference in
+many small places, none of them large. The largest is the one log line per request that the SPEC
+asks for (the bare proxy logs nothing): pino serialising it, the child logger Fastify makes for every
+request, and the JSON-RPC summary of the audit fields; \`BENCH_LOG_LEVEL=warn npm run bench:hot\`
+runs without it, for comparison. Then, at a few µs each: the path parse, header filtering both
+ways, the verified-token and membership cache look-ups, and the tenant checks themselves.
 
-What earlier profiles showed, and is fixed: eight \`onRequest\` hooks (now one, calling the eight
-steps in order); two pass-through streams on every request body (now none for a body with a
-\`Content-Length\`: a listener copies the first bytes for the audit line); metrics hooks running
-with no metrics listener (now not registered); fast-jwt decoding and hashing every token (now a
-cache keyed by the \`Authorization\` header); arrays built for every response's \`Connection\`
-header; reply-from's pool capped at 128 connections, which queued the 129th open event stream.
+What the profiles showed, and is fixed: eight \`onRequest\` hooks (now one, calling the eight steps
+in order), and it was \`async\` (now a callback hook: a cached token and a cached membership are
+answered at once, so the hot path makes no promise at all); two pass-through streams on every
+request body (now none for a body with a \`Content-Length\`: a listener copies the first bytes for
+the audit line); a property added to every proxied request as it went (now a field every request
+has from the start, so requests keep one shape); six reply-from callbacks made per request (now one
+options object); metrics hooks running with no metrics listener (now not registered); fast-jwt
+decoding and hashing every token (now a cache keyed by the \`Authorization\` header); log lines
+handed to libuv's thread pool (now written at once, pino's default); reply-from's pool capped at
+128 connections, which queued the 129th open event stream.
 
 ## Reading the numbers
 
 These machines are shared and noisy: compare the rows of one run with each other, not with
-another day's. \`BENCH_SECONDS\`, \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`,
-\`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\` change the load; \`BENCH_PROFILE=1\` writes a CPU
-profile of the gateway to \`bench/profiles/\` (not committed).
+another day's. Two identical runs here differ by up to 15% in the hot-path ratio, which is why
+bare and gateway alternate and each is reported by its median round, after
+${WARMUP} s of warm-up each. \`npm run bench:hot\` repeats only that comparison;
+\`npm run bench:instructions\` counts the instructions a request costs under valgrind: the bare
+proxy's count repeats to 0.1%, the gateway's still varies by up to 20% between runs, so compare
+several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP_SECONDS\`,
+\`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
+change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
+committed).
 `
   writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md)
   writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), renderChart([
