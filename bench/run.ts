@@ -16,6 +16,17 @@ import type { LoadResult } from './harness.ts'
 const COLD_REQUESTS = Number(process.env.BENCH_COLD_REQUESTS ?? 6000)
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS ?? 5000)
 const SSE_EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 2000)
+const FIXED_ROUNDS = 3
+
+/** The middle value (the upper one of an even count). */
+function middle (values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+}
+
+/** The run with the median p99. */
+function byP99 (runs: LoadResult[]): LoadResult {
+  return [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)]
+}
 
 /** Reads an event stream, calling `onEvent` with each event's data and the time it arrived. */
 function readEvents (url: string, headers: Record<string, string>, agent: Agent, onEvent: (data: string, at: number) => void): Promise<void> {
@@ -156,10 +167,21 @@ async function main (): Promise<void> {
   const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers)
   const bareRun = median(bareRuns)
   const hotRun = median(hotRuns)
+  // Each round's pair ran back to back, under the same conditions: the ratio reported is the
+  // median of the pairs' ratios.
   const roundRatios = hotRuns.map((hot, i) => hot.rps / bareRuns[i].rps)
   const rate = Math.floor(bareRun.rps * 0.5 / 100) * 100
-  const bareFixed = await load(`${bareUrl}/${ORG}/mcp/`, { overallRate: rate })
-  const hotFixed = await load(tenantUrl, { overallRate: rate, headers: { 'content-type': 'application/json', ...auth } })
+  // At a fixed rate too, alternating: a p99 is the slowest 1% of a few seconds, and one stall of
+  // this machine decides it.
+  const bareFixedRuns: LoadResult[] = []
+  const hotFixedRuns: LoadResult[] = []
+  for (let round = 0; round < FIXED_ROUNDS; round++) {
+    bareFixedRuns.push(await load(`${bareUrl}/${ORG}/mcp/`, { overallRate: rate }))
+    hotFixedRuns.push(await load(tenantUrl, { overallRate: rate, headers: { 'content-type': 'application/json', ...auth } }))
+  }
+  const p99Differences = hotFixedRuns.map((hot, i) => hot.p99 - bareFixedRuns[i].p99)
+  const bareFixed = byP99(bareFixedRuns)
+  const hotFixed = byP99(hotFixedRuns)
 
   console.log('4/5 gateway, a new user on every request…')
   let next = 0
@@ -209,10 +231,11 @@ async function main (): Promise<void> {
     burstCalls,
     sse,
     idle,
-    ratio: hotRun.rps / bareRun.rps,
+    ratio: middle(roundRatios),
     roundRatios,
     cpuPerRequest,
-    p99Added: hotFixed.p99 - bareFixed.p99,
+    p99Added: middle(p99Differences),
+    p99Differences,
     sseAddedP50: sse.addedP50,
     sseAddedP99: sse.addedP99
   }
@@ -246,6 +269,7 @@ interface Figures {
   idle: { opened: number, received: number, rssGrowthMb: number, kbPerStream: number }
   ratio: number
   roundRatios: number[]
+  p99Differences: number[]
   cpuPerRequest: { bareUs: number, hotUs: number }
   p99Added: number
   sseAddedP50: number
@@ -263,9 +287,9 @@ function verdict (ok: boolean): string {
 function report (f: Figures): void {
   const cpuRatio = f.cpuPerRequest.bareUs / f.cpuPerRequest.hotUs
   const targets = [
-    ['hot path throughput ≥ 0.85 × bare proxy', `${f.ratio.toFixed(2)} × (median rounds; each round: ${f.roundRatios.map(r => r.toFixed(2)).join(', ')})`, verdict(f.ratio >= 0.85)],
+    ['hot path throughput ≥ 0.85 × bare proxy', `${f.ratio.toFixed(2)} × (median of ${f.roundRatios.length} rounds: ${f.roundRatios.map(r => r.toFixed(2)).join(', ')})`, verdict(f.ratio >= 0.85)],
     ['the same, per CPU second of the proxy process', `${cpuRatio.toFixed(2)} × (${f.cpuPerRequest.bareUs.toFixed(0)} µs → ${f.cpuPerRequest.hotUs.toFixed(0)} µs of CPU a request)`, verdict(cpuRatio >= 0.85)],
-    [`hot path p99 within 1 ms of bare proxy at ${f.fixedRate.toLocaleString('en-US')} req/s`, `${f.bareFixed.p99} → ${f.hotFixed.p99} ms (+${f.p99Added.toFixed(2)} ms)`, verdict(f.p99Added <= 1)],
+    [`hot path p99 within 1 ms of bare proxy at ${f.fixedRate.toLocaleString('en-US')} req/s`, `${f.p99Added >= 0 ? '+' : ''}${f.p99Added.toFixed(2)} ms (median of ${f.p99Differences.length} rounds: ${f.p99Differences.map(d => `${d >= 0 ? '+' : ''}${d}`).join(', ')} ms)`, verdict(f.p99Added <= 1)],
     ['SSE added latency per event p99 ≤ 2 ms', `+${f.sseAddedP99.toFixed(2)} ms (p50 +${f.sseAddedP50.toFixed(2)} ms)`, verdict(f.sseAddedP99 <= 2)],
     [`${f.idle.opened.toLocaleString('en-US')} idle SSE streams, RSS growth ≤ 300 MB, none dropped`, `+${f.idle.rssGrowthMb.toFixed(0)} MB (${f.idle.kbPerStream.toFixed(1)} KB/stream), ${f.idle.received}/${f.idle.opened} delivered`, verdict(f.idle.rssGrowthMb <= 300 && f.idle.received === f.idle.opened)],
     ['cold membership: WorkOS calls ≤ 1 per (user, org)', `${f.coldCalls.maxPerPair} (cold run), ${f.burstCalls.maxPerPair} (40 concurrent per new user)`, verdict(f.coldCalls.maxPerPair <= 1 && f.burstCalls.maxPerPair <= 1)]
@@ -290,8 +314,10 @@ same machine). Every figure below comes from one run; the chart is generated fro
 Each server runs in its own process: the stand-ins (upstream, JWKS, WorkOS), the bare proxy and the
 gateway (\`server.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`, logs to /dev/null); autocannon
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
-\`tools/call\` answered by a ~1 KB result. Runs 2 and 3 alternate ${ROUNDS} times and each row shows
-its median round.
+\`tools/call\` answered by a ~1 KB result. Runs 2 and 3 alternate ${ROUNDS} times, each row shows
+its median round, and the throughput ratio is the median of the rounds' ratios (each round's pair
+ran back to back). The fixed-rate runs alternate ${FIXED_ROUNDS} times, each row shows the run with
+the median p99, and the p99 added is the median of the rounds' differences.
 
 ![requests per second](benchmarks.svg)
 
