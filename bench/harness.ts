@@ -175,18 +175,18 @@ export interface HotFigures {
  * ratio also depends on how the scheduler splits them between the runner, the upstream and the
  * proxy.
  */
-export async function hotRounds (s: Servers): Promise<HotFigures> {
+export async function hotRounds (s: Servers, rate: { overallRate?: number } = {}): Promise<HotFigures> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
   const cpu = { bare: 0, hot: 0, bareRequests: 0, hotRequests: 0 }
   for (let round = 0; round < ROUNDS; round++) {
     let before = cpuSeconds(s.barePid)
-    const b = await load(`${s.bareUrl}/${ORG}/mcp/`)
+    const b = await load(`${s.bareUrl}/${ORG}/mcp/`, rate)
     cpu.bare += cpuSeconds(s.barePid) - before
     cpu.bareRequests += b.rps * DURATION
     bareRuns.push(b)
     before = cpuSeconds(s.gatewayPid)
-    const h = await load(s.tenantUrl, { headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...s.auth } })
+    const h = await load(s.tenantUrl, { ...rate, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...s.auth } })
     cpu.hot += cpuSeconds(s.gatewayPid) - before
     cpu.hotRequests += h.rps * DURATION
     hotRuns.push(h)

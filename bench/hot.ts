@@ -9,9 +9,11 @@ import { DURATION, ROUNDS, hotRounds, startServers, stopChildren, warmUp } from 
 const servers = await startServers()
 await warmUp(servers)
 console.log(`${ROUNDS} rounds of ${DURATION} s each…`)
-const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers)
+// BENCH_RATE: the same at a fixed rate, to compare latencies.
+const rate = process.env.BENCH_RATE === undefined ? {} : { overallRate: Number(process.env.BENCH_RATE) }
+const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers, rate)
 for (let i = 0; i < ROUNDS; i++) {
-  console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s, gateway ${hotRuns[i].rps.toFixed(0)} req/s, ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
+  console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s (p99 ${bareRuns[i].p99} ms), gateway ${hotRuns[i].rps.toFixed(0)} req/s (p99 ${hotRuns[i].p99} ms), ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
 }
 const ratios = hotRuns.map((h, i) => h.rps / bareRuns[i].rps).sort((a, b) => a - b)
 console.log(`median ratio ${ratios[Math.floor(ratios.length / 2)].toFixed(2)}; CPU a request: bare ${cpuPerRequest.bareUs.toFixed(0)} µs, gateway ${cpuPerRequest.hotUs.toFixed(0)} µs (${(cpuPerRequest.bareUs / cpuPerRequest.hotUs).toFixed(2)} ×)`)
