@@ -5,6 +5,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import FastifyOtel from '@fastify/otel'
 
+export { SpanStatusCode }
+
 export interface TracingOptions {
   /** OTLP/HTTP base URL; spans go to `<it>/v1/traces`. */
   endpoint: string

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { createRedisLink } from '../lib/redis.ts'
 import type { RedisLink } from '../lib/redis.ts'
 
 declare module 'fastify' {
@@ -23,6 +22,8 @@ async function redisPlugin (fastify: FastifyInstance): Promise<void> {
     fastify.decorate('redis', null)
     return
   }
+  // Loaded only for a fleet: a single instance keeps ioredis out of its memory.
+  const { createRedisLink } = await import('../lib/redis.ts')
   const link = createRedisLink({
     url: c.redisUrl,
     keyPrefix: c.redisKeyPrefix,

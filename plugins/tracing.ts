@@ -1,7 +1,5 @@
 import fp from 'fastify-plugin'
-import { SpanStatusCode } from '@opentelemetry/api'
 import type { FastifyInstance } from 'fastify'
-import { createTracing, inSpan } from '../lib/tracing.ts'
 
 /**
  * OpenTelemetry when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: @fastify/otel traces each request and
@@ -13,6 +11,9 @@ import { createTracing, inSpan } from '../lib/tracing.ts'
 async function tracingPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
   if (c.otelEndpoint === undefined) return
+  // Loaded only when tracing is on: the OpenTelemetry SDK is most of the gateway's module memory,
+  // and a bigger heap makes every garbage collection longer.
+  const { SpanStatusCode, createTracing, inSpan } = await import('../lib/tracing.ts')
   const tracing = createTracing({ endpoint: c.otelEndpoint, serviceName: c.otelServiceName })
   const { tracer } = tracing
   await fastify.register(tracing.instrumentation.plugin())
