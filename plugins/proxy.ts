@@ -116,7 +116,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
         host: request.host
       }), destination.sessionId)
     },
-    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), forwardingOf(request as unknown as FastifyRequest).destination) as typeof headers,
+    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), forwardingOf(request as FastifyRequest).destination) as typeof headers,
     onResponse: (_request, reply, raw) => {
       const res = raw as unknown as UpstreamResponse
       const type = res.headers['content-type']

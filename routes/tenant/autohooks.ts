@@ -5,7 +5,6 @@ import { gatewayError } from '../../lib/errors.ts'
 import { EXPOSED_HEADERS, originAllowed } from '../../lib/cors.ts'
 import { roleAllowed } from '../../lib/membership.ts'
 import type { Membership } from '../../lib/membership.ts'
-import type { TokenUser } from '../../lib/token.ts'
 import type { Destination } from '../../plugins/proxy.ts'
 import type { TenantRoute } from '../../lib/mapping.ts'
 
@@ -52,11 +51,6 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
         .header('access-control-expose-headers', EXPOSED_HEADERS)
         .header('vary', 'Origin')
     }
-  }
-
-  // 3 and 4. The bearer token, verified for this tenant (at once when it was verified before).
-  function authenticate (request: FastifyRequest, tenant: TenantState): TokenUser | Promise<TokenUser> {
-    return fastify.authenticate(request, tenant.path.org)
   }
 
   // 5. The partition: strict mode answers 404 only now, so strangers cannot probe which tenants exist.
@@ -108,7 +102,8 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
   function checkRequest (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
     const tenant = checkPath(request)
     checkOrigin(request, reply)
-    const user = authenticate(request, tenant)
+    // 3 and 4. The bearer token, verified for this tenant (at once when it was verified before).
+    const user = fastify.authenticate(request, tenant.path.org)
     return user instanceof Promise
       ? user.then(u => checkMember(request, reply, tenant, u.userId))
       : checkMember(request, reply, tenant, user.userId)
