@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
+import type { ScriptedRequest } from '../fixtures/scripted-upstream.ts'
 
 // Faults not covered elsewhere: JWKS faults are in tenant-jwks.test.ts and health.test.ts, WorkOS
 // down/429/hanging in tenant-membership.test.ts, upstream refused and too slow (502/504) and a
@@ -16,6 +17,21 @@ async function listening (t: TestContext, env: Record<string, string>): Promise<
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
+/**
+ * A gateway in front of a scripted upstream, and one request from a member sent through it: the
+ * client's answer to come, and the request as the upstream holds it, to answer as the test likes.
+ */
+async function scriptedCall (t: TestContext, init: (token: string) => RequestInit): Promise<{ answer: Promise<Response>, upstream: ScriptedRequest }> {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const base = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url })
+  const answer = fetch(`${base}/${ORG}/mcp`, init(f.token()))
+  return { answer, upstream: await scripted.next() }
+}
+
+const POST_JSON = (token: string): RequestInit => ({ method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' })
+
 /** Polls `test` every 10 ms for at most `ms`; true if it came to hold. */
 async function within (ms: number, test: () => boolean): Promise<boolean> {
   const deadline = Date.now() + ms
@@ -27,12 +43,7 @@ async function within (ms: number, test: () => boolean): Promise<boolean> {
 }
 
 t.test('upstream reset in the middle of an event stream: the client gets the events so far and a clean end', async t => {
-  const f = await startFixtures(t)
-  const scripted = await startScriptedUpstream()
-  t.teardown(() => scripted.close())
-  const base = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url })
-  const answer = fetch(`${base}/${ORG}/mcp`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
-  const upstream = await scripted.next()
+  const { answer, upstream } = await scriptedCall(t, token => ({ headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }))
   openEventStream(upstream.res)
   upstream.res.write('id: 1\ndata: one\n\nid: 2\ndata: tw')
   const res = await answer
@@ -53,12 +64,7 @@ t.test('upstream reset in the middle of an event stream: the client gets the eve
 })
 
 t.test('upstream reset before answering: 502 JSON', async t => {
-  const f = await startFixtures(t)
-  const scripted = await startScriptedUpstream()
-  t.teardown(() => scripted.close())
-  const base = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url })
-  const answer = fetch(`${base}/${ORG}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, body: '{}' })
-  const upstream = await scripted.next()
+  const { answer, upstream } = await scriptedCall(t, POST_JSON)
   upstream.req.socket.destroy()
   const res = await answer
   t.equal(res.status, 502)
@@ -66,12 +72,7 @@ t.test('upstream reset before answering: 502 JSON', async t => {
 })
 
 t.test('upstream reset in the middle of a JSON answer: the client connection is cut, never a short 200 body taken as whole', async t => {
-  const f = await startFixtures(t)
-  const scripted = await startScriptedUpstream()
-  t.teardown(() => scripted.close())
-  const base = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url })
-  const answer = fetch(`${base}/${ORG}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, body: '{}' })
-  const upstream = await scripted.next()
+  const { answer, upstream } = await scriptedCall(t, POST_JSON)
   upstream.res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
   upstream.res.write('{"jsonrpc":"2.0","res')
   const res = await answer
