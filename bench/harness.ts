@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, sign } from 'node:crypto'
-import { readFileSync, mkdirSync } from 'node:fs'
+import { createWriteStream, readFileSync, mkdirSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -149,7 +149,7 @@ export async function startServers (wrap: string[] = []): Promise<Servers> {
     MAX_STREAMS_PER_USER: '100000',
     SHUTDOWN_GRACE_SECONDS: '1'
   }, process.env.BENCH_GATEWAY_LOG === undefined, wrap)
-  if (process.env.BENCH_GATEWAY_LOG !== undefined) gateway.child.stdout?.pipe((await import('node:fs')).createWriteStream(process.env.BENCH_GATEWAY_LOG))
+  if (process.env.BENCH_GATEWAY_LOG !== undefined) gateway.child.stdout?.pipe(createWriteStream(process.env.BENCH_GATEWAY_LOG))
   await waitReady(`${gatewayUrl}/readyz`, wrap.length > 0 ? 300 : 10)
   return {
     upstream,
