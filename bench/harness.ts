@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { freePort } from '../test/fixtures/process.ts'
+import { paced } from './paced.ts'
 
 /**
  * What `npm run bench` and `npm run bench:hot` share: the stand-ins, the bare proxy and the
@@ -175,23 +176,46 @@ export interface HotFigures {
  * ratio also depends on how the scheduler splits them between the runner, the upstream and the
  * proxy.
  */
-export async function hotRounds (s: Servers, rate: { overallRate?: number } = {}): Promise<HotFigures> {
+export async function hotRounds (s: Servers): Promise<HotFigures> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
   const cpu = { bare: 0, hot: 0, bareRequests: 0, hotRequests: 0 }
   for (let round = 0; round < ROUNDS; round++) {
     let before = cpuSeconds(s.barePid)
-    const b = await load(`${s.bareUrl}/${ORG}/mcp/`, rate)
+    const b = await load(`${s.bareUrl}/${ORG}/mcp/`)
     cpu.bare += cpuSeconds(s.barePid) - before
     cpu.bareRequests += b.rps * DURATION
     bareRuns.push(b)
     before = cpuSeconds(s.gatewayPid)
-    const h = await load(s.tenantUrl, { ...rate, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...s.auth } })
+    const h = await load(s.tenantUrl, { headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...s.auth } })
     cpu.hot += cpuSeconds(s.gatewayPid) - before
     cpu.hotRequests += h.rps * DURATION
     hotRuns.push(h)
   }
   return { bareRuns, hotRuns, cpuPerRequest: { bareUs: cpu.bare / cpu.bareRequests * 1e6, hotUs: cpu.hot / cpu.hotRequests * 1e6 } }
+}
+
+export interface FixedRateFigures {
+  bareRuns: LoadResult[]
+  hotRuns: LoadResult[]
+  /** Each round's gateway p99 minus the bare proxy's, in ms. */
+  p99Differences: number[]
+}
+
+/**
+ * The bare proxy and the gateway's hot path at the same steady rate (see paced.ts), alternating
+ * `rounds` times, each pair back to back.
+ */
+export async function fixedRateRounds (s: Servers, rate: number, rounds: number): Promise<FixedRateFigures> {
+  const bareRuns: LoadResult[] = []
+  const hotRuns: LoadResult[] = []
+  const common = { rate, seconds: DURATION, body: BODY, connections: CONNECTIONS }
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  for (let round = 0; round < rounds; round++) {
+    bareRuns.push(await paced({ ...common, url: `${s.bareUrl}/${ORG}/mcp/`, headers }))
+    hotRuns.push(await paced({ ...common, url: s.tenantUrl, headers: { ...headers, ...s.auth } }))
+  }
+  return { bareRuns, hotRuns, p99Differences: hotRuns.map((hot, i) => Math.round((hot.p99 - bareRuns[i].p99) * 100) / 100) }
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, WARMUP, BODY, hotRounds, load, median, rssMb, startServers, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startServers, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult } from './harness.ts'
 
 /**
@@ -16,7 +16,7 @@ import type { LoadResult } from './harness.ts'
 const COLD_REQUESTS = Number(process.env.BENCH_COLD_REQUESTS ?? 6000)
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS ?? 5000)
 const SSE_EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 2000)
-const FIXED_ROUNDS = 3
+const FIXED_ROUNDS = 5
 
 /** The middle value (the upper one of an even count). */
 function middle (values: readonly number[]): number {
@@ -151,7 +151,7 @@ async function holdIdleStreams (url: string, tokens: string[], controlUrl: strin
 
 async function main (): Promise<void> {
   const servers = await startServers()
-  const { upstream, control, bareUrl, tenantUrl, auth } = servers
+  const { upstream, control, tenantUrl, auth } = servers
 
   console.log('signing tokens for the cold and idle-stream runs…')
   const coldTokens = Array.from({ length: COLD_REQUESTS }, (_, i) => token(control, `user_bench_cold_${i}`))
@@ -173,15 +173,9 @@ async function main (): Promise<void> {
   // A rate both can hold: half of what the slower of the two managed, so that neither runs near
   // its limit (where queueing, not the proxy, decides the latency).
   const rate = Math.floor(Math.min(bareRun.rps, hotRun.rps) * 0.5 / 100) * 100
-  // At a fixed rate too, alternating: a p99 is the slowest 1% of a few seconds, and one stall of
-  // this machine decides it.
-  const bareFixedRuns: LoadResult[] = []
-  const hotFixedRuns: LoadResult[] = []
-  for (let round = 0; round < FIXED_ROUNDS; round++) {
-    bareFixedRuns.push(await load(`${bareUrl}/${ORG}/mcp/`, { overallRate: rate }))
-    hotFixedRuns.push(await load(tenantUrl, { overallRate: rate, headers: { 'content-type': 'application/json', ...auth } }))
-  }
-  const p99Differences = hotFixedRuns.map((hot, i) => hot.p99 - bareFixedRuns[i].p99)
+  // At a steady rate too (bench/paced.ts), alternating: a p99 is the slowest 1% of a few seconds,
+  // and one stall of this machine decides it.
+  const { bareRuns: bareFixedRuns, hotRuns: hotFixedRuns, p99Differences } = await fixedRateRounds(servers, rate, FIXED_ROUNDS)
   const bareFixed = byP99(bareFixedRuns)
   const hotFixed = byP99(hotFixedRuns)
 
@@ -318,9 +312,12 @@ gateway (\`server.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`, logs to /de
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
 \`tools/call\` answered by a ~1 KB result. Runs 2 and 3 alternate ${ROUNDS} times, each row shows
 its median round, and the throughput ratio is the median of the rounds' ratios (each round's pair
-ran back to back). The fixed-rate runs offer half of the slower proxy's median throughput, alternate
-${FIXED_ROUNDS} times, each row shows the run with the median p99, and the p99 added is the median
-of the rounds' differences.
+ran back to back). The fixed-rate runs offer half of the slower proxy's median throughput as a
+steady open-loop load (\`bench/paced.ts\`: request n is due at n ÷ rate seconds, and its latency
+counts from then, so a late send counts too), alternate ${FIXED_ROUNDS} times, each row shows the run
+with the median p99, and the p99 added is the median of the rounds' differences. autocannon's own
+\`overallRate\` is not used for them: it sends each connection's share of a second in a burst at
+the start of the second, so its p99 measured the queue of that burst, not the proxy.
 
 ![requests per second](benchmarks.svg)
 
