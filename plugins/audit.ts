@@ -16,7 +16,7 @@ declare module 'fastify' {
 const NOTHING: RpcSummary = Object.freeze({})
 
 function rpcSummary (this: FastifyRequest): RpcSummary {
-  return this.bodyHead === null ? NOTHING : summarize(this.bodyHead().toString('utf8'))
+  return this.bodyHead === null ? NOTHING : summarize(this.bodyHead())
 }
 
 /**
