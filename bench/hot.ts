@@ -1,4 +1,4 @@
-import { DURATION, ROUNDS, fixedRateRounds, hotRounds, startServers, stopChildren, warmUp } from './harness.ts'
+import { DURATION, ROUNDS, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
 
 /**
  * `npm run bench:hot`: only the bare proxy against the gateway's hot path, in alternating rounds,
@@ -6,12 +6,11 @@ import { DURATION, ROUNDS, fixedRateRounds, hotRounds, startServers, stopChildre
  * proxy's CPU per request; writes nothing. With BENCH_PROFILE=1 both proxies leave a CPU profile
  * in bench/profiles/ (then `node bench/profile-top.ts`).
  */
-const servers = await startServers()
-await warmUp(servers)
-console.log(`${ROUNDS} rounds of ${DURATION} s each…`)
+const standins = await startStandins()
+console.log(`${ROUNDS} rounds of ${DURATION} s each, each with a new pair of proxies…`)
 // BENCH_RATE: both at that steady rate instead, to compare latencies.
 if (process.env.BENCH_RATE !== undefined) {
-  const { bareRuns, hotRuns, p99Differences } = await fixedRateRounds(servers, Number(process.env.BENCH_RATE), ROUNDS)
+  const { bareRuns, hotRuns, p99Differences } = await fixedRateRounds(standins, Number(process.env.BENCH_RATE), ROUNDS)
   for (let i = 0; i < ROUNDS; i++) {
     console.log(`round ${i + 1}: bare p50 ${bareRuns[i].p50} p99 ${bareRuns[i].p99} ms, gateway p50 ${hotRuns[i].p50} p99 ${hotRuns[i].p99} ms, p99 added ${p99Differences[i]} ms (${bareRuns[i].rps.toFixed(0)} and ${hotRuns[i].rps.toFixed(0)} req/s, ${bareRuns[i].errors + hotRuns[i].errors} errors, ${bareRuns[i].non2xx + hotRuns[i].non2xx} non-2xx)`)
   }
@@ -19,7 +18,7 @@ if (process.env.BENCH_RATE !== undefined) {
   await stopChildren()
   process.exit(0)
 }
-const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers)
+const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(standins)
 for (let i = 0; i < ROUNDS; i++) {
   console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s (p99 ${bareRuns[i].p99} ms), gateway ${hotRuns[i].rps.toFixed(0)} req/s (p99 ${hotRuns[i].p99} ms), ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startServers, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult } from './harness.ts'
 
 /**
@@ -150,21 +150,18 @@ async function holdIdleStreams (url: string, tokens: string[], controlUrl: strin
 }
 
 async function main (): Promise<void> {
-  const servers = await startServers()
-  const { upstream, control, tenantUrl, auth } = servers
+  const standins = await startStandins()
+  const { upstream, control } = standins
 
   console.log('signing tokens for the cold and idle-stream runs…')
   const coldTokens = Array.from({ length: COLD_REQUESTS }, (_, i) => token(control, `user_bench_cold_${i}`))
   const idleTokens = Array.from({ length: IDLE_STREAMS }, (_, i) => token(control, `user_bench_idle_${i}`))
   const burstTokens = Array.from({ length: 50 }, (_, i) => token(control, `user_bench_burst_${i}`))
 
-  console.log('warming up…')
-  await warmUp(servers)
-  await fetch(`${control}/workos-calls`)
-
-  console.log('1/5 upstream alone, 2/5 bare proxy, 3/5 gateway hot path…')
+  console.log(`1/5 upstream alone; 2/5 bare proxy and 3/5 gateway hot path, ${ROUNDS} rounds, each with a new pair of proxies…`)
+  await load(`${upstream}/mcp/bench/`, { duration: 2 })
   const direct = await load(`${upstream}/mcp/bench/`)
-  const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(servers)
+  const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(standins)
   const bareRun = median(bareRuns)
   const hotRun = median(hotRuns)
   // Each round's pair ran back to back, under the same conditions: the ratio reported is the
@@ -173,11 +170,18 @@ async function main (): Promise<void> {
   // A rate both can hold: half of what the slower of the two managed, so that neither runs near
   // its limit (where queueing, not the proxy, decides the latency).
   const rate = Math.floor(Math.min(bareRun.rps, hotRun.rps) * 0.5 / 100) * 100
-  // At a steady rate too (bench/paced.ts), alternating: a p99 is the slowest 1% of a few seconds,
+  // At a steady rate too (bench/paced.ts), in rounds: a p99 is the slowest 1% of a few seconds,
   // and one stall of this machine decides it.
-  const { bareRuns: bareFixedRuns, hotRuns: hotFixedRuns, p99Differences } = await fixedRateRounds(servers, rate, FIXED_ROUNDS)
+  console.log(`the same at a steady ${rate} req/s, ${FIXED_ROUNDS} rounds…`)
+  const { bareRuns: bareFixedRuns, hotRuns: hotFixedRuns, p99Differences } = await fixedRateRounds(standins, rate, FIXED_ROUNDS)
   const bareFixed = byP99(bareFixedRuns)
   const hotFixed = byP99(hotFixedRuns)
+
+  // One more pair for the rest: cold users, event streams.
+  const servers = { ...standins, ...await startProxies(standins) }
+  const { tenantUrl, auth } = servers
+  await warmUp(standins, servers)
+  await fetch(`${control}/workos-calls`)
 
   console.log('4/5 gateway, a new user on every request…')
   let next = 0
@@ -310,12 +314,14 @@ same machine). Every figure below comes from one run; the chart is generated fro
 Each server runs in its own process: the stand-ins (upstream, JWKS, WorkOS), the bare proxy and the
 gateway (\`server.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`, logs to /dev/null); autocannon
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
-\`tools/call\` answered by a ~1 KB result. Runs 2 and 3 alternate ${ROUNDS} times, each row shows
-its median round, and the throughput ratio is the median of the rounds' ratios (each round's pair
-ran back to back). The fixed-rate runs offer half of the slower proxy's median throughput as a
-steady open-loop load (\`bench/paced.ts\`: request n is due at n ÷ rate seconds, and its latency
-counts from then, so a late send counts too), alternate ${FIXED_ROUNDS} times, each row shows the run
-with the median p99, and the p99 added is the median of the rounds' differences. autocannon's own
+\`tools/call\` answered by a ~1 KB result. Runs 2 and 3 take ${ROUNDS} rounds; each round starts a
+new bare proxy and a new gateway, warms both up for ${WARMUP} s, then measures them back to back.
+Each row shows its median round, and the throughput ratio is the median of the rounds' ratios.
+The fixed-rate runs offer half of the slower proxy's median throughput as a steady open-loop load
+(\`bench/paced.ts\`: request n is due at n ÷ rate seconds, and its latency counts from then, so a
+late send counts too), in ${FIXED_ROUNDS} rounds of their own, again with a new pair each; each row
+shows the run with the median p99, and the p99 added is the median of the rounds' differences.
+autocannon's own
 \`overallRate\` is not used for them: it sends each connection's share of a second in a burst at
 the start of the second, so its p99 measured the queue of that burst, not the proxy.
 
@@ -372,9 +378,10 @@ handed to libuv's thread pool (now written at once, pino's default); reply-from'
 ## Reading the numbers
 
 These machines are shared and noisy: compare the rows of one run with each other, not with
-another day's. Two identical runs here differ by up to 15% in the hot-path ratio, which is why
-bare and gateway alternate and each is reported by its median round, after
-${WARMUP} s of warm-up each. \`npm run bench:hot\` repeats only that comparison;
+another day's. The hot-path ratio of one pair of processes stays within a few percent from round
+to round, but moved from 0.76 to 0.91 between pairs started one after another (what V8 compiled,
+where memory lies, what else ran): hence a new pair for every round, and medians of rounds.
+\`npm run bench:hot\` repeats only that comparison;
 \`npm run bench:instructions\` counts the instructions a request costs under valgrind: the bare
 proxy's count repeats to 0.1%, the gateway's still varies by up to 20% between runs, so compare
 several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP_SECONDS\`,
