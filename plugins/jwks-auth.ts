@@ -61,7 +61,7 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
   } as Parameters<typeof fastifyJwt>[1])
 
   const audienceRule = { clientId: c.clientId, extraAudiences: c.extraAudiences, baseUrl: c.baseUrl }
-  const verified = createVerifiedTokenCache({ max: VERIFIED_TOKENS_MAX, maxTtlMs: VERIFIED_TOKEN_TTL_MS })
+  const verified = createVerifiedTokenCache<TokenUser>({ max: VERIFIED_TOKENS_MAX, maxTtlMs: VERIFIED_TOKEN_TTL_MS })
 
   /** The token's claims: from the cache, else verified (signature, iss, exp, nbf) and cached. */
   async function verifiedClaims (request: FastifyRequest, header: string): Promise<Record<string, unknown>> {
@@ -73,18 +73,21 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
     return claims
   }
 
-  /** The hot path: a token verified before, whose claims also hold for this tenant. */
+  /** The claims that depend on the tenant asked for: the audience above all. */
+  function checkFor (claims: Record<string, unknown>, org: string): TokenUser {
+    return checkClaims(claims, tenantResource(c.baseUrl, org), audienceRule, Math.floor(Date.now() / 1000), c.clockToleranceSeconds)
+  }
+
+  /**
+   * The hot path: a token verified before, whose claims also hold for this tenant. The cache
+   * keeps the answer for the last tenant checked: exp is the entry's own limit, and an iat that
+   * was not in the future stays so.
+   */
   function cachedUser (request: FastifyRequest, org: string): TokenUser | undefined {
     const header = request.headers.authorization
-    // Only a header that passed the full check below is ever cached: no format test needed.
-    const claims = header === undefined ? undefined : verified.get(header)
-    if (claims === undefined) return undefined
-    try {
-      return checkClaims(claims, tenantResource(c.baseUrl, org), audienceRule, Math.floor(Date.now() / 1000), c.clockToleranceSeconds)
-    } catch {
-      // Not for this tenant: the full check below answers with the reason.
-      return undefined
-    }
+    // Only a header that passed the full check below is ever cached: no format test needed. A
+    // token that is not for this tenant is not answered here: the full check below says why.
+    return header === undefined ? undefined : verified.userFor(header, org, checkFor)
   }
 
   function authenticate (request: FastifyRequest, org: string): TokenUser | Promise<TokenUser> {
@@ -97,9 +100,8 @@ async function jwksAuthPlugin (fastify: FastifyInstance): Promise<void> {
       throw gatewayError('GW_TOKEN_MISSING', 'a bearer token is required', { 'www-authenticate': `Bearer resource_metadata="${tenantMetadataUrl(c.baseUrl, org)}"` })
     }
     try {
-      const payload = await verifiedClaims(request, header)
-      // The audience depends on the tenant asked for, so it is checked on every request.
-      return checkClaims(payload, tenantResource(c.baseUrl, org), audienceRule, Math.floor(Date.now() / 1000), c.clockToleranceSeconds)
+      // The audience depends on the tenant asked for, so it is checked for every tenant.
+      return checkFor(await verifiedClaims(request, header), org)
     } catch (err) {
       const e = toTokenError(err)
       if (e.code !== 'GW_TOKEN_INVALID') {

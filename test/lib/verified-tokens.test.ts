@@ -55,3 +55,33 @@ t.test('bounded: the least recently used entry goes first', async t => {
   t.equal(cache.get(tokens[1]), undefined)
   t.ok(cache.get(tokens[2]))
 })
+
+t.test('userFor: one check per token and tenant; a refusal is not kept', async t => {
+  const cache = createVerifiedTokenCache<{ userId: string }>({ max: 10, maxTtlMs: 60_000 })
+  const checks: string[] = []
+  const check = (claims: Record<string, unknown>, org: string) => {
+    checks.push(org)
+    if (org !== claims.org) throw new Error('not this tenant')
+    return { userId: claims.sub as string }
+  }
+  t.equal(cache.userFor(header('p'), 'org_a', check), undefined, 'not cached: no check at all')
+  t.same(checks, [])
+  cache.set(header('p'), { sub: 'user_a', org: 'org_a', exp: inAnHour() })
+  t.same(cache.userFor(header('p'), 'org_a', check), { userId: 'user_a' })
+  t.same(cache.userFor(header('p'), 'org_a', check), { userId: 'user_a' })
+  t.same(checks, ['org_a'], 'checked once for org_a')
+  t.equal(cache.userFor(header('p'), 'org_b', check), undefined, 'refused for another tenant')
+  t.equal(cache.userFor(header('p'), 'org_b', check), undefined, 'and again: a refusal is not kept')
+  t.same(checks, ['org_a', 'org_b', 'org_b'])
+  t.same(cache.userFor(header('p'), 'org_a', check), { userId: 'user_a' })
+  t.same(checks, ['org_a', 'org_b', 'org_b'], 'the answer kept for org_a still stands')
+  t.equal(cache.userFor(header('forged'), 'org_a', check), undefined, 'another header ending alike gets nothing')
+
+  // A token good for two tenants: the last one checked is the one kept.
+  const both = (claims: Record<string, unknown>, org: string) => { checks.push(org); return { userId: `${claims.sub as string}@${org}` } }
+  checks.length = 0
+  t.same(cache.userFor(header('p'), 'org_b', both), { userId: 'user_a@org_b' })
+  t.same(cache.userFor(header('p'), 'org_a', both), { userId: 'user_a@org_a' })
+  t.same(cache.userFor(header('p'), 'org_a', both), { userId: 'user_a@org_a' })
+  t.same(checks, ['org_b', 'org_a'])
+})
