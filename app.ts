@@ -6,6 +6,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import type { Config } from './lib/config.ts'
 import { GatewayError, errorBody } from './lib/errors.ts'
 import { createLogDestination } from './lib/log-destination.ts'
+import { REQUEST_COMPLETED, canWriteRequestLines, writeRequestLine } from './lib/request-log.ts'
+import type { RequestLine } from './lib/request-log.ts'
 import type { LogDestination } from './lib/log-destination.ts'
 import type { GatewayOptions } from './plugins/config.ts'
 
@@ -107,23 +109,29 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
   })
 
   // Also the audit log: for an MCP request, the partition and the JSON-RPC method and tool.
-  // A callback hook, not an async one: no promise and no extra tick on every response.
+  // A callback hook, not an async one: no promise and no extra tick on every response. With the
+  // logger createServer made, the line is written directly (lib/request-log.ts); a logger of
+  // someone else's app gets it through log.info, whatever its options.
+  const direct = opts.directRequestLog === true && canWriteRequestLines(fastify.log)
   fastify.addHook('onResponse', function logRequest (request, reply, done) {
     // A pino logger set above info writes no line: then there is nothing to gather for one.
     const log = request.log as typeof request.log & { isLevelEnabled?: (level: string) => boolean }
     if (typeof log.isLevelEnabled === 'function' && !log.isLevelEnabled('info')) return done()
     const rpc = request.rpcSummary()
-    request.log.info({
+    const tenant = request.tenant
+    const line: RequestLine = {
       method: request.method,
       route: request.routeOptions.url ?? '(not found)',
-      org: request.tenant?.path.org,
-      user: request.tenant?.userId,
-      partition: request.tenant?.route?.partition,
+      org: tenant?.path.org,
+      user: tenant?.userId,
+      partition: tenant?.route?.partition,
       rpcMethod: rpc.method,
       tool: rpc.tool,
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10
-    }, 'request completed')
+    }
+    if (direct) writeRequestLine(log, line)
+    else log.info(line, REQUEST_COMPLETED)
     done()
   })
 }
@@ -158,6 +166,6 @@ function loggerFor (config: Config): FastifyServerOptions['logger'] {
  */
 export function createServer (config: Config, env: Record<string, string | undefined>, logger?: FastifyServerOptions['logger']): FastifyInstance {
   const fastify = Fastify({ ...options, logger: logger ?? loggerFor(config), trustProxy: config.trustProxy })
-  fastify.register(gateway, { config, env })
+  fastify.register(gateway, { config, env, directRequestLog: logger === undefined })
   return fastify
 }

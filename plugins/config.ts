@@ -16,6 +16,11 @@ export interface GatewayOptions {
   env?: Record<string, string | undefined>
   /** Print a ConfigError as one line and exit 1 instead of throwing (set by `fastify start -o`). */
   exitOnConfigError?: boolean
+  /**
+   * Write the request line straight to the logger's stream (set by createServer, whose logger it
+   * made): the same line as `request.log.info` would write, for less work.
+   */
+  directRequestLog?: boolean
 }
 
 /**
