@@ -394,8 +394,8 @@ to round, but moved from 0.76 to 0.91 between pairs started one after another (w
 where memory lies, what else ran): hence a new pair for every round, and medians of rounds.
 \`npm run bench:hot\` repeats only that comparison;
 \`npm run bench:instructions\` counts the instructions a request costs under valgrind: the bare
-proxy's count repeats to 0.1%, the gateway's still varies by up to 20% between runs, so compare
-several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP_SECONDS\`,
+proxy's count repeats to 0.1%, the gateway's varied from 367k to 546k between runs today (a
+collection of the young generation falls in the counted window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP_SECONDS\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
