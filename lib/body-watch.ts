@@ -57,7 +57,8 @@ export function tapBody (body: Readable, keep: number): WatchedBody {
   let kept = 0
   if (keep > 0) {
     const onData = (chunk: Buffer): void => {
-      const part = chunk.subarray(0, keep - kept)
+      // A chunk that fits is kept as it is: no view made of it.
+      const part = chunk.length <= keep - kept ? chunk : chunk.subarray(0, keep - kept)
       head.push(part)
       kept += part.length
       if (kept >= keep) body.off('data', onData)
