@@ -1,4 +1,5 @@
 import { DURATION, ROUNDS, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
+import { middle } from './stats.ts'
 
 /**
  * `npm run bench:hot`: only the bare proxy against the gateway's hot path, in alternating rounds,
@@ -14,7 +15,7 @@ if (process.env.BENCH_RATE !== undefined) {
   for (let i = 0; i < ROUNDS; i++) {
     console.log(`round ${i + 1}: bare p50 ${bareRuns[i].p50} p99 ${bareRuns[i].p99} ms, gateway p50 ${hotRuns[i].p50} p99 ${hotRuns[i].p99} ms, p99 added ${p99Differences[i]} ms (${bareRuns[i].rps.toFixed(0)} and ${hotRuns[i].rps.toFixed(0)} req/s, ${bareRuns[i].errors + hotRuns[i].errors} errors, ${bareRuns[i].non2xx + hotRuns[i].non2xx} non-2xx)`)
   }
-  console.log(`median p99 added ${[...p99Differences].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)]} ms`)
+  console.log(`median p99 added ${middle(p99Differences)} ms`)
   await stopChildren()
   process.exit(0)
 }
@@ -22,6 +23,6 @@ const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(standins)
 for (let i = 0; i < ROUNDS; i++) {
   console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s (p99 ${bareRuns[i].p99} ms), gateway ${hotRuns[i].rps.toFixed(0)} req/s (p99 ${hotRuns[i].p99} ms), ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
 }
-const ratios = hotRuns.map((h, i) => h.rps / bareRuns[i].rps).sort((a, b) => a - b)
-console.log(`median ratio ${ratios[Math.floor(ratios.length / 2)].toFixed(2)}; CPU a request: bare ${cpuPerRequest.bareUs.toFixed(0)} µs, gateway ${cpuPerRequest.hotUs.toFixed(0)} µs (${(cpuPerRequest.bareUs / cpuPerRequest.hotUs).toFixed(2)} ×)`)
+const ratios = hotRuns.map((h, i) => h.rps / bareRuns[i].rps)
+console.log(`median ratio ${middle(ratios).toFixed(2)}; CPU a request: bare ${cpuPerRequest.bareUs.toFixed(0)} µs, gateway ${cpuPerRequest.hotUs.toFixed(0)} µs (${(cpuPerRequest.bareUs / cpuPerRequest.hotUs).toFixed(2)} ×)`)
 await stopChildren()

@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
-import { percentile } from './stats.ts'
+import { middle, percentile } from './stats.ts'
 import { CONNECTIONS, DURATION, ORG, ROOT, ROUNDS, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult } from './harness.ts'
 
@@ -17,11 +17,6 @@ const COLD_REQUESTS = Number(process.env.BENCH_COLD_REQUESTS ?? 6000)
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS ?? 5000)
 const SSE_EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 2000)
 const FIXED_ROUNDS = 5
-
-/** The middle value (the upper one of an even count). */
-function middle (values: readonly number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-}
 
 /** The run with the median p99. */
 function byP99 (runs: LoadResult[]): LoadResult {
