@@ -200,25 +200,34 @@ export interface HotFigures {
  * depends on how the scheduler splits them between the runner, the upstream and the proxy.
  */
 export async function hotRounds (s: Standins): Promise<HotFigures> {
+  const cpu = { bare: { seconds: 0, requests: 0 }, hot: { seconds: 0, requests: 0 } }
+  const { bareRuns, hotRuns } = await pairedRounds(s, ROUNDS, async (side, url, headers, pid) => {
+    const before = cpuSeconds(pid)
+    const run = await load(url, { headers })
+    cpu[side].seconds += cpuSeconds(pid) - before
+    cpu[side].requests += run.rps * DURATION
+    return run
+  })
+  const us = (side: 'bare' | 'hot'): number => cpu[side].seconds / cpu[side].requests * 1e6
+  return { bareRuns, hotRuns, cpuPerRequest: { bareUs: us('bare'), hotUs: us('hot') } }
+}
+
+/**
+ * `rounds` rounds, each with a new pair of proxies, warmed up, then `measure` of the bare proxy
+ * and of the gateway's hot path back to back (the side, its URL, the headers to send, its process).
+ */
+async function pairedRounds (s: Standins, rounds: number, measure: (side: 'bare' | 'hot', url: string, headers: Record<string, string>, pid: number) => Promise<LoadResult>): Promise<{ bareRuns: LoadResult[], hotRuns: LoadResult[] }> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
-  const cpu = { bare: 0, hot: 0, bareRequests: 0, hotRequests: 0 }
-  for (let round = 0; round < ROUNDS; round++) {
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  for (let round = 0; round < rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
-    let before = cpuSeconds(p.barePid)
-    const b = await load(`${p.bareUrl}/${ORG}/mcp/`)
-    cpu.bare += cpuSeconds(p.barePid) - before
-    cpu.bareRequests += b.rps * DURATION
-    bareRuns.push(b)
-    before = cpuSeconds(p.gatewayPid)
-    const h = await load(p.tenantUrl, { headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...p.auth } })
-    cpu.hot += cpuSeconds(p.gatewayPid) - before
-    cpu.hotRequests += h.rps * DURATION
-    hotRuns.push(h)
+    bareRuns.push(await measure('bare', `${p.bareUrl}/${ORG}/mcp/`, headers, p.barePid))
+    hotRuns.push(await measure('hot', p.tenantUrl, { ...headers, ...p.auth }, p.gatewayPid))
     await p.stop()
   }
-  return { bareRuns, hotRuns, cpuPerRequest: { bareUs: cpu.bare / cpu.bareRequests * 1e6, hotUs: cpu.hot / cpu.hotRequests * 1e6 } }
+  return { bareRuns, hotRuns }
 }
 
 export interface FixedRateFigures {
@@ -233,17 +242,7 @@ export interface FixedRateFigures {
  * rounds, each with a new pair of proxies, warmed up, measured back to back.
  */
 export async function fixedRateRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
-  const bareRuns: LoadResult[] = []
-  const hotRuns: LoadResult[] = []
-  const common = { rate, seconds: DURATION, body: BODY, connections: CONNECTIONS }
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
-  for (let round = 0; round < rounds; round++) {
-    const p = await startProxies(s)
-    await warmUp(s, p)
-    bareRuns.push(await paced({ ...common, url: `${p.bareUrl}/${ORG}/mcp/`, headers }))
-    hotRuns.push(await paced({ ...common, url: p.tenantUrl, headers: { ...headers, ...p.auth } }))
-    await p.stop()
-  }
+  const { bareRuns, hotRuns } = await pairedRounds(s, rounds, async (_side, url, headers) => await paced({ url, headers, rate, seconds: DURATION, body: BODY, connections: CONNECTIONS }))
   return { bareRuns, hotRuns, p99Differences: hotRuns.map((hot, i) => Math.round((hot.p99 - bareRuns[i].p99) * 100) / 100) }
 }
 
