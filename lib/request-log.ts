@@ -19,14 +19,7 @@ export const REQUEST_COMPLETED = 'request completed'
 const sym = pino.symbols as unknown as Record<string, symbol>
 const NEEDS_METADATA = Symbol.for('pino.metadata')
 
-const LEVELS = sym.lsCacheSym
-const TIME = sym.timeSym
-const BINDINGS = sym.chindingsSym
-const STREAM = sym.streamSym
-
-function field (log: unknown, name: string): unknown {
-  return (log as Record<symbol, unknown>)[sym[name]]
-}
+type PinoLogger = Record<symbol, unknown>
 
 interface Stream {
   write: (line: string) => void
@@ -39,19 +32,20 @@ interface Stream {
  * stream that needs no metadata. The gateway checks its root logger once, at start.
  */
 export function canWriteRequestLines (log: unknown): boolean {
-  const levels = field(log, 'lsCacheSym') as Record<number, unknown> | undefined
-  const stream = field(log, 'streamSym') as Partial<Stream> & Record<symbol, unknown> | undefined
-  const formatters = field(log, 'formattersSym') as { log?: unknown } | undefined
-  const hooks = field(log, 'hooksSym') as { logMethod?: unknown, streamWrite?: unknown } | undefined
-  return typeof field(log, 'chindingsSym') === 'string' &&
+  const l = log as PinoLogger
+  const levels = l[sym.lsCacheSym] as Record<number, unknown> | undefined
+  const stream = l[sym.streamSym] as Partial<Stream> & Record<symbol, unknown> | undefined
+  const formatters = l[sym.formattersSym] as { log?: unknown } | undefined
+  const hooks = l[sym.hooksSym] as { logMethod?: unknown, streamWrite?: unknown } | undefined
+  return typeof l[sym.chindingsSym] === 'string' &&
     typeof levels?.[30] === 'string' &&
-    typeof field(log, 'timeSym') === 'function' &&
+    typeof l[sym.timeSym] === 'function' &&
     typeof stream?.write === 'function' && stream[NEEDS_METADATA] !== true &&
-    field(log, 'mixinSym') === undefined &&
+    l[sym.mixinSym] === undefined &&
     formatters?.log === undefined &&
     hooks?.logMethod === undefined && hooks?.streamWrite === undefined &&
-    field(log, 'messageKeySym') === 'msg' &&
-    field(log, 'msgPrefixSym') === undefined
+    l[sym.messageKeySym] === 'msg' &&
+    l[sym.msgPrefixSym] === undefined
 }
 
 /**
@@ -64,10 +58,10 @@ export function canWriteRequestLines (log: unknown): boolean {
  * code unit itself, which reaches a UTF-8 file as U+FFFD.
  */
 export function writeRequestLine (log: unknown, line: RequestLine): void {
-  const l = log as Record<symbol, unknown>
+  const l = log as PinoLogger
   // The fields as JSON.stringify writes them are as pino writes them: in order, undefined left
   // out, strings escaped, a number that is not finite as null. One native call, one flat string.
   const fields = JSON.stringify(line)
-  const out = `${(l[LEVELS] as Record<number, string>)[30]}${(l[TIME] as () => string)()}${l[BINDINGS] as string},${fields.slice(1, -1)},"msg":"${REQUEST_COMPLETED}"}\n`;
-  (l[STREAM] as Stream).write(out)
+  const out = `${(l[sym.lsCacheSym] as Record<number, string>)[30]}${(l[sym.timeSym] as () => string)()}${l[sym.chindingsSym] as string},${fields.slice(1, -1)},"msg":"${REQUEST_COMPLETED}"}\n`;
+  (l[sym.streamSym] as Stream).write(out)
 }
