@@ -120,7 +120,7 @@ function skipNumber (b: Buffer, at: number): number {
   if (b[i] === 0x2d) i++
   if (b[i] === 0x30) {
     i++
-  } else if (isDigit(b[i]) && b[i] !== 0x30) {
+  } else if (isDigit(b[i])) {
     while (isDigit(b[i])) i++
   } else {
     return -1
