@@ -23,6 +23,12 @@ export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 export const PROFILE = process.env.BENCH_PROFILE === '1'
 export const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'retrieve', arguments: { query: 'what is our soc2 scope?' } } })
 export const PROFILE_DIR = join(ROOT, 'bench', 'profiles')
+/**
+ * BENCH_NODE_FLAGS: node flags for both proxies, e.g. `--allocation-site-pretenuring` to measure
+ * both with V8's default that lib/v8-flags.ts turns off. Not one that writes to stdout: the bare
+ * proxy's first line is its address.
+ */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
 
 const children: ChildProcess[] = []
 process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
@@ -145,12 +151,12 @@ export async function startStandins (): Promise<Standins> {
 export async function startProxies (s: Standins, wrap: string[] = []): Promise<Proxies> {
   if (PROFILE) mkdirSync(PROFILE_DIR, { recursive: true })
   const profile = (name: string): string[] => PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${Date.now()}-${name}.cpuprofile`] : []
-  const bare = startChild([...profile('bare'), 'bench/bare-proxy.ts'], { UPSTREAM: s.upstream }, false, wrap)
+  const bare = startChild([...profile('bare'), ...NODE_FLAGS, 'bench/bare-proxy.ts'], { UPSTREAM: s.upstream }, false, wrap)
   const { url: bareUrl } = JSON.parse(await bare.firstLine) as { url: string }
 
   const port = await freePort()
   const gatewayUrl = `http://127.0.0.1:${port}`
-  const gateway = startChild([...profile('gateway'), 'server.ts'], {
+  const gateway = startChild([...profile('gateway'), ...NODE_FLAGS, 'server.ts'], {
     BASE_URL: gatewayUrl,
     PORT: String(port),
     HOST: '127.0.0.1',
