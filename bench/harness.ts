@@ -20,7 +20,11 @@ export const DURATION = Number(process.env.BENCH_SECONDS ?? 6)
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 export const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 5)
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+/** Seconds of the steady load each fixed-rate run sends first and does not count (paced.ts). */
+export const PACED_WARMUP = Number(process.env.BENCH_PACED_WARMUP_SECONDS ?? 8)
 export const PROFILE = process.env.BENCH_PROFILE === '1'
+/** What every measured request sends, and so what every warm-up request sends too. */
+export const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
 export const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'retrieve', arguments: { query: 'what is our soc2 scope?' } } })
 export const PROFILE_DIR = join(ROOT, 'bench', 'profiles')
 /**
@@ -95,7 +99,7 @@ export async function load (url: string, opts: Partial<autocannon.Options> = {})
     url,
     method: 'POST',
     body: BODY,
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    headers: HEADERS,
     connections: CONNECTIONS,
     ...(opts.amount === undefined ? { duration: DURATION } : {}),
     ...opts
@@ -220,17 +224,27 @@ export async function hotRounds (s: Standins): Promise<HotFigures> {
 
 /**
  * `rounds` rounds, each with a new pair of proxies, warmed up, then `measure` of the bare proxy
- * and of the gateway's hot path back to back (the side, its URL, the headers to send, its process).
+ * and of the gateway's hot path back to back, the two taking turns at going first (the side, its
+ * URL, the headers to send, its process).
  */
 async function pairedRounds (s: Standins, rounds: number, measure: (side: 'bare' | 'hot', url: string, headers: Record<string, string>, pid: number) => Promise<LoadResult>): Promise<{ bareRuns: LoadResult[], hotRuns: LoadResult[] }> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+
   for (let round = 0; round < rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
-    bareRuns.push(await measure('bare', `${p.bareUrl}/${ORG}/mcp/`, headers, p.barePid))
-    hotRuns.push(await measure('hot', p.tenantUrl, { ...headers, ...p.auth }, p.gatewayPid))
+    const bare = async (): Promise<void> => { bareRuns.push(await measure('bare', `${p.bareUrl}/${ORG}/mcp/`, HEADERS, p.barePid)) }
+    const hot = async (): Promise<void> => { hotRuns.push(await measure('hot', p.tenantUrl, { ...HEADERS, ...p.auth }, p.gatewayPid)) }
+    // Taking turns at going first: whatever the first run of a round pays (a cold load generator,
+    // the other proxy's warm-up just before) falls on each side alike.
+    if (round % 2 === 0) {
+      await bare()
+      await hot()
+    } else {
+      await hot()
+      await bare()
+    }
     await p.stop()
   }
   return { bareRuns, hotRuns }
@@ -248,7 +262,7 @@ export interface FixedRateFigures {
  * rounds, each with a new pair of proxies, warmed up, measured back to back.
  */
 export async function fixedRateRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
-  const { bareRuns, hotRuns } = await pairedRounds(s, rounds, async (_side, url, headers) => await paced({ url, headers, rate, seconds: DURATION, body: BODY, connections: CONNECTIONS }))
+  const { bareRuns, hotRuns } = await pairedRounds(s, rounds, async (_side, url, headers) => await paced({ url, headers, rate, seconds: DURATION, warmupSeconds: PACED_WARMUP, body: BODY, connections: CONNECTIONS }))
   return { bareRuns, hotRuns, p99Differences: hotRuns.map((hot, i) => Math.round((hot.p99 - bareRuns[i].p99) * 100) / 100) }
 }
 
@@ -259,5 +273,5 @@ export async function fixedRateRounds (s: Standins, rate: number, rounds: number
 export async function warmUp (s: Standins, p: Proxies): Promise<void> {
   await load(`${s.upstream}/mcp/bench/`, { duration: 1 })
   await load(`${p.bareUrl}/${ORG}/mcp/`, { duration: WARMUP })
-  await load(p.tenantUrl, { duration: WARMUP, headers: { 'content-type': 'application/json', ...p.auth } })
+  await load(p.tenantUrl, { duration: WARMUP, headers: { ...HEADERS, ...p.auth } })
 }

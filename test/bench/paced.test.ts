@@ -40,3 +40,27 @@ test('paced counts refused connections as errors', async t => {
   t.equal(result.errors, 10)
   t.equal(result.rps, 0)
 })
+
+test('paced sends its warm-up at the same rate and counts none of it', async t => {
+  const arrivals: number[] = []
+  let n = 0
+  const server = createServer((req, res) => {
+    arrivals.push(performance.now())
+    // The warm-up's 50 answers are slow, the 50 counted ones are not.
+    const slow = ++n <= 50
+    req.resume()
+    req.on('end', () => setTimeout(() => res.end('{}'), slow ? 60 : 0))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+
+  const start = performance.now()
+  const result = await paced({ url, rate: 100, seconds: 0.5, warmupSeconds: 0.5, body: '{}', headers: {}, connections: 20 })
+
+  t.equal(arrivals.length, 100, 'warm-up and counted requests were all sent')
+  const early = arrivals.filter(at => at - start < 500).length
+  t.ok(early >= 35 && early <= 65, `the warm-up is paced like the rest (${early} in the first half-second)`)
+  t.ok(result.p99 < 60, `p99 ${result.p99} ms leaves the slow warm-up out`)
+  t.ok(result.rps > 50 && result.rps < 200, `rate ${result.rps.toFixed(0)} req/s over the counted half only`)
+})
