@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { freePort } from '../test/fixtures/process.ts'
 import { paced } from './paced.ts'
+import { mergeSlices, sliceOrder } from './stats.ts'
+import type { Side } from './stats.ts'
 
 /**
  * What `npm run bench` and `npm run bench:hot` share: the stand-ins, the bare proxy and the
@@ -17,7 +19,9 @@ export const ROOT = join(import.meta.dirname, '..')
 export const ORG = 'org_01BENCH00000000000000000000'
 export const CLIENT_ID = 'client_bench'
 export const DURATION = Number(process.env.BENCH_SECONDS ?? 6)
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
+/** How many times each side is measured in a round of runs 2 and 3, in turns (see sliceOrder). */
+export const SLICES = Number(process.env.BENCH_SLICES ?? 2)
 export const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 5)
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 /** Seconds of the steady load each fixed-rate run sends first and does not count (paced.ts). */
@@ -202,8 +206,9 @@ export interface HotFigures {
 
 /**
  * The bare proxy and the gateway's hot path, ROUNDS rounds, each with a pair of proxies started
- * for it and warmed up, the two measured back to back: a slow spell of this shared machine then
- * hits both. A new pair each round because a process keeps what it drew at its start (how V8
+ * for it and warmed up, the two measured in turns within the round (SLICES slices of
+ * DURATION ÷ SLICES seconds each, in ABBA order): a slow spell of this shared machine then hits
+ * both. A new pair each round because a process keeps what it drew at its start (how V8
  * compiled its hot functions, where its memory lies): here the same gateway build measured
  * 0.76 to 0.91 of the bare proxy from one start to the next, with the rounds of one start close
  * together. Each server's own CPU per request too: on 2 shared cores the throughput ratio also
@@ -211,40 +216,42 @@ export interface HotFigures {
  */
 export async function hotRounds (s: Standins): Promise<HotFigures> {
   const cpu = { bare: { seconds: 0, requests: 0 }, hot: { seconds: 0, requests: 0 } }
-  const { bareRuns, hotRuns } = await pairedRounds(s, ROUNDS, async (side, url, headers, pid) => {
+  const seconds = DURATION / SLICES
+  const { bareRuns, hotRuns } = await pairedRounds(s, ROUNDS, SLICES, async (side, url, headers, pid) => {
     const before = cpuSeconds(pid)
-    const run = await load(url, { headers })
+    const run = await load(url, { headers, duration: seconds })
     cpu[side].seconds += cpuSeconds(pid) - before
-    cpu[side].requests += run.rps * DURATION
+    cpu[side].requests += run.rps * seconds
     return run
   })
-  const us = (side: 'bare' | 'hot'): number => cpu[side].seconds / cpu[side].requests * 1e6
+  const us = (side: Side): number => cpu[side].seconds / cpu[side].requests * 1e6
   return { bareRuns, hotRuns, cpuPerRequest: { bareUs: us('bare'), hotUs: us('hot') } }
 }
 
 /**
  * `rounds` rounds, each with a new pair of proxies, warmed up, then `measure` of the bare proxy
- * and of the gateway's hot path back to back, the two taking turns at going first (the side, its
- * URL, the headers to send, its process).
+ * and of the gateway's hot path in turns, `slices` times each (see `sliceOrder`), each side's
+ * slices merged into one run (the side, its URL, the headers to send, its process).
  */
-async function pairedRounds (s: Standins, rounds: number, measure: (side: 'bare' | 'hot', url: string, headers: Record<string, string>, pid: number) => Promise<LoadResult>): Promise<{ bareRuns: LoadResult[], hotRuns: LoadResult[] }> {
+async function pairedRounds (s: Standins, rounds: number, slices: number, measure: (side: Side, url: string, headers: Record<string, string>, pid: number) => Promise<LoadResult>): Promise<{ bareRuns: LoadResult[], hotRuns: LoadResult[] }> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
 
   for (let round = 0; round < rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
-    const bare = async (): Promise<void> => { bareRuns.push(await measure('bare', `${p.bareUrl}/${ORG}/mcp/`, HEADERS, p.barePid)) }
-    const hot = async (): Promise<void> => { hotRuns.push(await measure('hot', p.tenantUrl, { ...HEADERS, ...p.auth }, p.gatewayPid)) }
-    // Taking turns at going first: whatever the first run of a round pays (a cold load generator,
-    // the other proxy's warm-up just before) falls on each side alike.
-    if (round % 2 === 0) {
-      await bare()
-      await hot()
-    } else {
-      await hot()
-      await bare()
+    const runs: Record<Side, LoadResult[]> = { bare: [], hot: [] }
+    const target = {
+      bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers: HEADERS, pid: p.barePid },
+      hot: { url: p.tenantUrl, headers: { ...HEADERS, ...p.auth }, pid: p.gatewayPid }
     }
+    // Whatever the first run of a round pays (a cold load generator, the other proxy's warm-up
+    // just before) falls on each side alike, and so does a drift of the machine's speed.
+    for (const side of sliceOrder(round, slices)) {
+      runs[side].push(await measure(side, target[side].url, target[side].headers, target[side].pid))
+    }
+    bareRuns.push(mergeSlices(runs.bare))
+    hotRuns.push(mergeSlices(runs.hot))
     await p.stop()
   }
   return { bareRuns, hotRuns }
@@ -259,10 +266,11 @@ export interface FixedRateFigures {
 
 /**
  * The bare proxy and the gateway's hot path at the same steady rate (see paced.ts), `rounds`
- * rounds, each with a new pair of proxies, warmed up, measured back to back.
+ * rounds, each with a new pair of proxies, warmed up, measured one after the other (one slice
+ * each: every paced run first sends PACED_WARMUP seconds of its load that count for nothing).
  */
 export async function fixedRateRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
-  const { bareRuns, hotRuns } = await pairedRounds(s, rounds, async (_side, url, headers) => await paced({ url, headers, rate, seconds: DURATION, warmupSeconds: PACED_WARMUP, body: BODY, connections: CONNECTIONS }))
+  const { bareRuns, hotRuns } = await pairedRounds(s, rounds, 1, async (_side, url, headers) => await paced({ url, headers, rate, seconds: DURATION, warmupSeconds: PACED_WARMUP, body: BODY, connections: CONNECTIONS }))
   return { bareRuns, hotRuns, p99Differences: hotRuns.map((hot, i) => Math.round((hot.p99 - bareRuns[i].p99) * 100) / 100) }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { middle, percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, ORG, PACED_WARMUP, ROOT, ROUNDS, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, ORG, PACED_WARMUP, ROOT, ROUNDS, SLICES, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult } from './harness.ts'
 
 /**
@@ -16,7 +16,7 @@ import type { LoadResult } from './harness.ts'
 const COLD_REQUESTS = Number(process.env.BENCH_COLD_REQUESTS ?? 6000)
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS ?? 5000)
 const SSE_EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 2000)
-const FIXED_ROUNDS = 5
+const FIXED_ROUNDS = 7
 
 /** The run with the median p99. */
 function byP99 (runs: LoadResult[]): LoadResult {
@@ -313,7 +313,9 @@ V8's allocation-site pretenuring off (\`server.ts\` sets it, and the bare proxy 
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
 \`tools/call\` answered by a ~1 KB result. Runs 2 and 3 take ${ROUNDS} rounds; each round starts a
 new bare proxy and a new gateway, warms both up for ${WARMUP} s with the same requests, then
-measures them back to back, the two taking turns at going first.
+measures each ${SLICES} times for ${f.duration / SLICES} s, in turns (ABBA: a machine growing faster or slower
+through the round weighs on both alike), rounds taking turns at which side opens; a side's slices
+make its run (their mean throughput, and the means of their p50s and p99s).
 Each row shows its median round, and the throughput ratio is the median of the rounds' ratios.
 The fixed-rate runs offer half of the slower proxy's median throughput as a steady open-loop load
 (\`bench/paced.ts\`: request n is due at n ÷ rate seconds, and its latency counts from then, so a
@@ -377,12 +379,16 @@ collection they keep everything their listeners reach alive through every scaven
 proxy alone went from about 6,100 to 8,500 req/s). The bare proxy here runs with the same setting,
 so the comparison stays like for like.
 
-What remains: for a few seconds after the load changes (a start, a pause, a new load generator),
-both proxies go through spells of about ten scavenges in which a third survives again, with pauses
-of 20 to 60 ms, until a full collection or their code settles; their cause inside V8 is not known.
-A steady load runs at 1% between them. The warm-ups are there so that the measured runs see the
-steady state: a spell that falls in a measured run decides its p99, which is why single rounds of
-either proxy still jump by tens of ms.
+What remains: in their first seconds under load, and at times after the load changes (a pause, a
+new load generator), both proxies go through spells of scavenges in which a third survives again,
+with pauses of 20 to 60 ms. Traced (\`--trace-gc-nvp\`), a spell lasts until V8's optimising
+compiler has compiled the hot path: with \`--no-opt\` it never ends, and it is there only when the
+request body streams into undici (read whole first, it is gone within a second). A heap snapshot
+in a spell holds only the 50 requests in flight, so what keeps the rest alive through a scavenge
+is held weakly, which a scavenge does not tell from strongly; which reference it is, inside V8, is
+not known. A steady load runs at 1% between spells. The warm-ups are there so that the measured
+runs see the steady state: a spell that falls in a measured run decides its p99, which is why
+single rounds of either proxy still jump by tens of ms.
 
 What the profiles showed, and is fixed: eight \`onRequest\` hooks (now one, calling the eight steps
 in order), and it was \`async\` (now a callback hook: a cached token and a cached membership are
@@ -406,12 +412,13 @@ These machines are shared and noisy: compare the rows of one run with each other
 another day's. The hot-path ratio of one pair of processes stays within a few percent from round
 to round, but moved from 0.76 to 0.91 between pairs started one after another (what V8 compiled,
 where memory lies, what else ran): hence a new pair for every round, and medians of rounds.
-Within a round the side that goes first alternates: the one measured second has been idle for a
-whole run, and an idle proxy often meets its next load with one of the spells above.
+Within a round the two sides are measured in turns, ABBA, and the side that opens alternates from
+round to round: the one measured second has been idle meanwhile, and an idle proxy sometimes meets
+its next load with one of the spells above.
 \`npm run bench:hot\` repeats only that comparison;
 \`npm run bench:instructions\` counts the instructions a request costs under valgrind: the bare
 proxy's count repeats to 0.1%, the gateway's varied from 367k to 546k between runs today (a
-collection of the young generation falls in the counted window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP_SECONDS\`,
+collection of the young generation falls in the counted window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
