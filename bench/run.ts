@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { middle, percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, ORG, PACED_WARMUP, ROOT, ROUNDS, SLICES, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, ORG, PACED_SECONDS, PACED_WARMUP, ROOT, ROUNDS, SLICES, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult } from './harness.ts'
 
 /**
@@ -320,7 +320,8 @@ Each row shows its median round, and the throughput ratio is the median of the r
 The fixed-rate runs offer half of the slower proxy's median throughput as a steady open-loop load
 (\`bench/paced.ts\`: request n is due at n ÷ rate seconds, and its latency counts from then, so a
 late send counts too), in ${FIXED_ROUNDS} rounds of their own, again with a new pair each; each
-measured run follows ${PACED_WARMUP} s of the same load that counts for nothing (see
+measured run counts ${PACED_SECONDS} s (so that one stall of the machine does not decide a p99)
+and follows ${PACED_WARMUP} s of the same load that counts for nothing (see
 [garbage](#garbage) for why). Each row shows the run with the median p99, and the p99 added is the
 median of the rounds' differences.
 autocannon's own
@@ -418,7 +419,7 @@ its next load with one of the spells above.
 \`npm run bench:hot\` repeats only that comparison;
 \`npm run bench:instructions\` counts the instructions a request costs under valgrind: the bare
 proxy's count repeats to 0.1%, the gateway's varied from 367k to 546k between runs today (a
-collection of the young generation falls in the counted window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`,
+collection of the young generation falls in the counted window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
