@@ -25,7 +25,7 @@ export const SLICES = Number(process.env.BENCH_SLICES ?? 2)
 export const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 5)
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 /** Seconds of the steady load each fixed-rate run sends first and does not count (paced.ts). */
-export const PACED_WARMUP = Number(process.env.BENCH_PACED_WARMUP_SECONDS ?? 8)
+export const PACED_WARMUP = Number(process.env.BENCH_PACED_WARMUP_SECONDS ?? 15)
 /**
  * Seconds each fixed-rate run counts. Long enough that one stall of the machine does not decide the
  * p99: at 6,000 req/s, 1% of 6 s is 60 ms of requests, about one long scavenge pause or one

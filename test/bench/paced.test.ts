@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { paced } from '../../bench/paced.ts'
+import { complete, paced } from '../../bench/paced.ts'
 
 // The benchmark's steady load: spread over the run, not sent in a burst, and a slow answer counts
 // in full. What it asserts is the shape of the load and the arithmetic, not how fast anything is.
@@ -63,4 +63,50 @@ test('paced sends its warm-up at the same rate and counts none of it', async t =
   t.ok(early >= 35 && early <= 65, `the warm-up is paced like the rest (${early} in the first half-second)`)
   t.ok(result.p99 < 60, `p99 ${result.p99} ms leaves the slow warm-up out`)
   t.ok(result.rps > 50 && result.rps < 200, `rate ${result.rps.toFixed(0)} req/s over the counted half only`)
+})
+
+test('complete tells when an answer has all arrived, and its status', async t => {
+  const head = (fields: string): string => `HTTP/1.1 201 Created\r\n${fields}\r\n`
+  t.equal(complete(Buffer.from('HTTP/1.1 200 OK\r\ncontent-len')), undefined, 'headers not all there')
+  t.equal(complete(Buffer.from(head('Content-Length: 4\r\n') + '{}')), undefined, 'half the body')
+  t.same(complete(Buffer.from(head('Content-Length: 4\r\n') + '{  }')), { status: 201, close: false })
+  t.same(complete(Buffer.from(head('Connection: close\r\nContent-Length: 2\r\n') + '{}')), { status: 201, close: true })
+  const chunked = head('Transfer-Encoding: chunked\r\n') + '2\r\n{}\r\na\r\n0123456789\r\n0\r\n\r\n'
+  t.same(complete(Buffer.from(chunked)), { status: 201, close: false }, 'every chunk and the last one')
+  for (let cut = chunked.indexOf('\r\n\r\n') + 4; cut < chunked.length; cut++) {
+    if (complete(Buffer.from(chunked.slice(0, cut))) !== undefined) t.fail(`complete when cut at ${cut}`)
+  }
+  t.same(complete(Buffer.from('HTTP/1.1 204 No Content\r\n\r\n')), { status: 204, close: false }, 'no body')
+})
+
+test('paced reads chunked answers, counts a non-2xx apart, and reconnects after a close', async t => {
+  let n = 0
+  let connections = 0
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      n++
+      // Every third answer is chunked, every fifth a 503, and each connection is closed after it.
+      res.setHeader('connection', 'close')
+      if (n % 5 === 0) res.statusCode = 503
+      if (n % 3 === 0) {
+        res.write('{')
+        setTimeout(() => res.end('}'), 2)
+      } else {
+        res.end('{}')
+      }
+    })
+  })
+  server.on('connection', () => { connections++ })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+
+  const result = await paced({ url, rate: 200, seconds: 0.5, body: '{}', headers: {}, connections: 2 })
+
+  t.equal(n, 100, 'every request reached the server')
+  t.equal(connections, 100, 'each on a connection of its own')
+  t.equal(result.non2xx, 20)
+  t.equal(result.errors, 0)
+  t.ok(result.rps > 100, `${result.rps.toFixed(0)} answers a second were counted`)
 })
