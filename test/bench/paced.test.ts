@@ -1,7 +1,16 @@
 import { test } from 'tap'
+import type { Test } from 'tap'
 import { createServer } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { complete, paced } from '../../bench/paced.ts'
+
+/** Listens on 127.0.0.1, port 0, until the test ends; the server's URL. */
+async function listen (t: Test, server: Server): Promise<string> {
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+}
 
 // The benchmark's steady load: spread over the run, not sent in a burst, and a slow answer counts
 // in full. What it asserts is the shape of the load and the arithmetic, not how fast anything is.
@@ -14,9 +23,7 @@ test('paced spreads its requests over the run and counts a slow answer from when
     req.resume()
     req.on('end', () => setTimeout(() => res.end('{}'), slow ? 80 : 0))
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { server.close() })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  const url = await listen(t, server)
 
   const start = performance.now()
   const result = await paced({ url, rate: 100, seconds: 1, body: '{}', headers: { 'content-type': 'application/json' }, connections: 20 })
@@ -51,9 +58,7 @@ test('paced sends its warm-up at the same rate and counts none of it', async t =
     req.resume()
     req.on('end', () => setTimeout(() => res.end('{}'), slow ? 60 : 0))
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { server.close() })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  const url = await listen(t, server)
 
   const start = performance.now()
   const result = await paced({ url, rate: 100, seconds: 0.5, warmupSeconds: 0.5, body: '{}', headers: {}, connections: 20 })
@@ -98,9 +103,7 @@ test('paced reads chunked answers, counts a non-2xx apart, and reconnects after 
     })
   })
   server.on('connection', () => { connections++ })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { server.close() })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  const url = await listen(t, server)
 
   const result = await paced({ url, rate: 200, seconds: 0.5, body: '{}', headers: {}, connections: 2 })
 
