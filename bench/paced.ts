@@ -1,6 +1,7 @@
 import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
 import { percentile } from './stats.ts'
+import type { LoadResult } from './harness.ts'
 
 /**
  * An open-loop load at a steady rate, for latency at "a fixed rate both can hold".
@@ -32,13 +33,8 @@ export interface PacedOptions {
   warmupSeconds?: number
 }
 
-export interface PacedResult {
-  rps: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
-}
+/** What a paced run measured: the same shape as an autocannon run's (harness.ts). */
+export type PacedResult = LoadResult
 
 export function paced (opts: PacedOptions): Promise<PacedResult> {
   const warmup = Math.round(opts.rate * (opts.warmupSeconds ?? 0))

@@ -1,3 +1,5 @@
+import type { LoadResult } from './harness.ts'
+
 /** The p-th percentile (nearest rank) of a list of numbers. */
 export function percentile (values: readonly number[], p: number): number {
   if (values.length === 0) return NaN
@@ -25,21 +27,13 @@ export function sliceOrder (round: number, slices: number): Side[] {
   return order
 }
 
-export interface SliceResult {
-  rps: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
-}
-
 /**
  * One side's slices of a round, as one run: slices are of equal length, so its throughput is their
  * mean; its p50 and p99 are the means of the slices' own (autocannon gives percentiles, not the
  * samples); errors and non-2xx answers add up.
  */
-export function mergeSlices (slices: readonly SliceResult[]): SliceResult {
-  const mean = (pick: (r: SliceResult) => number): number => slices.reduce((sum, r) => sum + pick(r), 0) / slices.length
+export function mergeSlices (slices: readonly LoadResult[]): LoadResult {
+  const mean = (pick: (r: LoadResult) => number): number => slices.reduce((sum, r) => sum + pick(r), 0) / slices.length
   return {
     rps: mean(r => r.rps),
     p50: mean(r => r.p50),
