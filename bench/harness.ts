@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { freePort } from '../test/fixtures/process.ts'
 import { paced } from './paced.ts'
-import { mergeSlices, sliceOrder } from './stats.ts'
+import type { PacedResult } from './paced.ts'
+import { leastStolen, mergePaced, mergeSlices, parseCpuTimes, roundMs, sliceOrder, stolenShare } from './stats.ts'
+import type { CpuTimes } from './stats.ts'
 import type { Side } from './stats.ts'
 
 /**
@@ -32,6 +34,16 @@ export const PACED_WARMUP = Number(process.env.BENCH_PACED_WARMUP_SECONDS ?? 15)
  * hiccup of a shared core; of 15 s, 150 ms.
  */
 export const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 15)
+/** How many times each side is measured in a fixed-rate round, in turns (PACED_SECONDS in all). */
+export const PACED_SLICES = Number(process.env.BENCH_PACED_SLICES ?? 3)
+/** Seconds each fixed-rate slice sends first, not counted, while it opens its connections. */
+export const PACED_SETTLE = 1
+/**
+ * A slice during which the host took more than this share of the machine's CPU time (steal, in
+ * /proc/stat) is measured again, up to STEAL_ATTEMPTS times in all; the one with the least is kept.
+ */
+export const MAX_STEAL = Number(process.env.BENCH_MAX_STEAL_PERCENT ?? 1) / 100
+export const STEAL_ATTEMPTS = 3
 export const PROFILE = process.env.BENCH_PROFILE === '1'
 /** What every measured request sends, and so what every warm-up request sends too. */
 export const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
@@ -89,6 +101,11 @@ export function cpuSeconds (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** The whole machine's CPU time so far, steal included. */
+export function cpuTimes (): CpuTimes {
+  return parseCpuTimes(readFileSync('/proc/stat', 'utf8'))
 }
 
 export function rssMb (pid: number): number {
@@ -204,9 +221,7 @@ export async function startServers (wrap: string[] = []): Promise<Servers> {
   return { ...standins, ...await startProxies(standins, wrap) }
 }
 
-export interface HotFigures {
-  bareRuns: LoadResult[]
-  hotRuns: LoadResult[]
+export interface HotFigures extends PairedRuns {
   cpuPerRequest: { bareUs: number, hotUs: number }
 }
 
@@ -223,61 +238,125 @@ export interface HotFigures {
 export async function hotRounds (s: Standins): Promise<HotFigures> {
   const cpu = { bare: { seconds: 0, requests: 0 }, hot: { seconds: 0, requests: 0 } }
   const seconds = DURATION / SLICES
-  const { bareRuns, hotRuns } = await pairedRounds(s, ROUNDS, SLICES, async (side, url, headers, pid) => {
-    const before = cpuSeconds(pid)
-    const run = await load(url, { headers, duration: seconds })
-    cpu[side].seconds += cpuSeconds(pid) - before
-    cpu[side].requests += run.rps * seconds
-    return run
+  const { bareRuns, hotRuns, steal } = await pairedRounds(s, {
+    rounds: ROUNDS,
+    slices: SLICES,
+    measure: async (side, { url, headers, pid }) => {
+      const before = cpuSeconds(pid)
+      const run = await load(url, { headers, duration: seconds })
+      cpu[side].seconds += cpuSeconds(pid) - before
+      cpu[side].requests += run.rps * seconds
+      return run
+    },
+    merge: mergeSlices
   })
   const us = (side: Side): number => cpu[side].seconds / cpu[side].requests * 1e6
-  return { bareRuns, hotRuns, cpuPerRequest: { bareUs: us('bare'), hotUs: us('hot') } }
+  return { bareRuns, hotRuns, steal, cpuPerRequest: { bareUs: us('bare'), hotUs: us('hot') } }
+}
+
+/** One side of a round: where it is, what to send it, its process. */
+export interface Target {
+  url: string
+  headers: Record<string, string>
+  pid: number
+}
+
+/** What the host took (steal) from the slices of a set of rounds. */
+export interface StealFigures {
+  slices: number
+  /** Extra runs made because a slice's steal was over MAX_STEAL. */
+  remeasured: number
+  /** Slices kept with steal over MAX_STEAL all the same (every attempt was over). */
+  over: number
+  /** The largest steal share of a kept slice. */
+  max: number
+}
+
+interface PairedRuns {
+  bareRuns: LoadResult[]
+  hotRuns: LoadResult[]
+  steal: StealFigures
+}
+
+interface RoundPlan<R extends LoadResult> {
+  rounds: number
+  slices: number
+  /** Run once for each side, after the warm-up, before any slice: not counted. */
+  prepare?: (side: Side, target: Target) => Promise<void>
+  /** One slice of one side. */
+  measure: (side: Side, target: Target) => Promise<R>
+  /** One side's slices of a round, as one run. */
+  merge: (slices: R[]) => LoadResult
 }
 
 /**
- * `rounds` rounds, each with a new pair of proxies, warmed up, then `measure` of the bare proxy
- * and of the gateway's hot path in turns, `slices` times each (see `sliceOrder`), each side's
- * slices merged into one run (the side, its URL, the headers to send, its process).
+ * `rounds` rounds, each with a new pair of proxies, warmed up (and `prepare`d), then `measure` of
+ * the bare proxy and of the gateway's hot path in turns, `slices` times each (see `sliceOrder`),
+ * each side's slices merged into one run.
  */
-async function pairedRounds (s: Standins, rounds: number, slices: number, measure: (side: Side, url: string, headers: Record<string, string>, pid: number) => Promise<LoadResult>): Promise<{ bareRuns: LoadResult[], hotRuns: LoadResult[] }> {
+async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<R>): Promise<PairedRuns> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
+  const steal = { slices: 0, remeasured: 0, kept: [] as number[] }
+  const measured = async (side: Side, target: Target): Promise<{ result: R, steal: number }> => {
+    const before = cpuTimes()
+    const result = await plan.measure(side, target)
+    return { result, steal: stolenShare(before, cpuTimes()) }
+  }
 
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < plan.rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
-    const runs: Record<Side, LoadResult[]> = { bare: [], hot: [] }
-    const target = {
+    const target: Record<Side, Target> = {
       bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers: HEADERS, pid: p.barePid },
       hot: { url: p.tenantUrl, headers: { ...HEADERS, ...p.auth }, pid: p.gatewayPid }
     }
+    if (plan.prepare !== undefined) {
+      for (const side of sliceOrder(round, 1)) await plan.prepare(side, target[side])
+    }
+    const runs: Record<Side, R[]> = { bare: [], hot: [] }
     // Whatever the first run of a round pays (a cold load generator, the other proxy's warm-up
     // just before) falls on each side alike, and so does a drift of the machine's speed.
-    for (const side of sliceOrder(round, slices)) {
-      runs[side].push(await measure(side, target[side].url, target[side].headers, target[side].pid))
+    // A slice the host took the CPUs away from is measured again (see leastStolen).
+    for (const side of sliceOrder(round, plan.slices)) {
+      const slice = await leastStolen(async () => await measured(side, target[side]), MAX_STEAL, STEAL_ATTEMPTS)
+      runs[side].push(slice.result)
+      steal.slices++
+      steal.remeasured += slice.attempts - 1
+      steal.kept.push(slice.steal)
     }
-    bareRuns.push(mergeSlices(runs.bare))
-    hotRuns.push(mergeSlices(runs.hot))
+    bareRuns.push(plan.merge(runs.bare))
+    hotRuns.push(plan.merge(runs.hot))
     await p.stop()
   }
-  return { bareRuns, hotRuns }
+  return { bareRuns, hotRuns, steal: { slices: steal.slices, remeasured: steal.remeasured, over: steal.kept.filter(x => x > MAX_STEAL).length, max: Math.max(...steal.kept) } }
 }
 
-export interface FixedRateFigures {
-  bareRuns: LoadResult[]
-  hotRuns: LoadResult[]
+export interface FixedRateFigures extends PairedRuns {
   /** Each round's gateway p99 minus the bare proxy's, in ms. */
   p99Differences: number[]
 }
 
 /**
  * The bare proxy and the gateway's hot path at the same steady rate (see paced.ts), `rounds`
- * rounds, each with a new pair of proxies, warmed up, measured one after the other (one slice
- * each: every paced run first sends PACED_WARMUP seconds of its load that count for nothing).
+ * rounds, each with a new pair of proxies, warmed up, then given PACED_WARMUP seconds of the
+ * steady load each (counted for nothing: a change of load generator restarts a few seconds of
+ * slow garbage collection in both proxies), then measured in turns like the throughput rounds:
+ * PACED_SLICES slices a side of PACED_SECONDS ÷ PACED_SLICES seconds, in ABBA order, the slices'
+ * samples merged into one p99 for each side. Each slice opens its connections again, in a second
+ * of its own that is not counted.
  */
 export async function fixedRateRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
-  const { bareRuns, hotRuns } = await pairedRounds(s, rounds, 1, async (_side, url, headers) => await paced({ url, headers, rate, seconds: PACED_SECONDS, warmupSeconds: PACED_WARMUP, body: BODY, connections: CONNECTIONS }))
-  return { bareRuns, hotRuns, p99Differences: hotRuns.map((hot, i) => Math.round((hot.p99 - bareRuns[i].p99) * 100) / 100) }
+  const steady = (target: Target, seconds: number, warmupSeconds: number): Promise<PacedResult> =>
+    paced({ url: target.url, headers: target.headers, rate, seconds, warmupSeconds, body: BODY, connections: CONNECTIONS })
+  const { bareRuns, hotRuns, steal } = await pairedRounds(s, {
+    rounds,
+    slices: PACED_SLICES,
+    prepare: async (_side, target) => { await steady(target, PACED_WARMUP, 0) },
+    measure: async (_side, target) => await steady(target, PACED_SECONDS / PACED_SLICES, PACED_SETTLE),
+    merge: mergePaced
+  })
+  return { bareRuns, hotRuns, steal, p99Differences: hotRuns.map((hot, i) => roundMs(hot.p99 - bareRuns[i].p99)) }
 }
 
 /**

@@ -1,4 +1,5 @@
-import { DURATION, ROUNDS, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
+import { DURATION, MAX_STEAL, ROUNDS, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
+import type { StealFigures } from './harness.ts'
 import { middle } from './stats.ts'
 
 /**
@@ -7,22 +8,26 @@ import { middle } from './stats.ts'
  * proxy's CPU per request; writes nothing. With BENCH_PROFILE=1 both proxies leave a CPU profile
  * in bench/profiles/ (then `node bench/profile-top.ts`).
  */
+function stealLine ({ slices, remeasured, over, max }: StealFigures): string {
+  return `host steal: ${remeasured} slice runs of ${slices} slices made again (over ${MAX_STEAL * 100}%), ${over} kept over it, at most ${(max * 100).toFixed(1)}%`
+}
+
 const standins = await startStandins()
 console.log(`${ROUNDS} rounds of ${DURATION} s each, each with a new pair of proxies…`)
 // BENCH_RATE: both at that steady rate instead, to compare latencies.
 if (process.env.BENCH_RATE !== undefined) {
-  const { bareRuns, hotRuns, p99Differences } = await fixedRateRounds(standins, Number(process.env.BENCH_RATE), ROUNDS)
+  const { bareRuns, hotRuns, p99Differences, steal } = await fixedRateRounds(standins, Number(process.env.BENCH_RATE), ROUNDS)
   for (let i = 0; i < ROUNDS; i++) {
     console.log(`round ${i + 1}: bare p50 ${bareRuns[i].p50} p99 ${bareRuns[i].p99} ms, gateway p50 ${hotRuns[i].p50} p99 ${hotRuns[i].p99} ms, p99 added ${p99Differences[i]} ms (${bareRuns[i].rps.toFixed(0)} and ${hotRuns[i].rps.toFixed(0)} req/s, ${bareRuns[i].errors + hotRuns[i].errors} errors, ${bareRuns[i].non2xx + hotRuns[i].non2xx} non-2xx)`)
   }
-  console.log(`median p99 added ${middle(p99Differences)} ms`)
+  console.log(`median p99 added ${middle(p99Differences)} ms; ${stealLine(steal)}`)
   await stopChildren()
   process.exit(0)
 }
-const { bareRuns, hotRuns, cpuPerRequest } = await hotRounds(standins)
+const { bareRuns, hotRuns, cpuPerRequest, steal } = await hotRounds(standins)
 for (let i = 0; i < ROUNDS; i++) {
   console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s (p99 ${bareRuns[i].p99} ms), gateway ${hotRuns[i].rps.toFixed(0)} req/s (p99 ${hotRuns[i].p99} ms), ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
 }
 const ratios = hotRuns.map((h, i) => h.rps / bareRuns[i].rps)
-console.log(`median ratio ${middle(ratios).toFixed(2)}; CPU a request: bare ${cpuPerRequest.bareUs.toFixed(0)} µs, gateway ${cpuPerRequest.hotUs.toFixed(0)} µs (${(cpuPerRequest.bareUs / cpuPerRequest.hotUs).toFixed(2)} ×)`)
+console.log(`median ratio ${middle(ratios).toFixed(2)}; CPU a request: bare ${cpuPerRequest.bareUs.toFixed(0)} µs, gateway ${cpuPerRequest.hotUs.toFixed(0)} µs (${(cpuPerRequest.bareUs / cpuPerRequest.hotUs).toFixed(2)} ×); ${stealLine(steal)}`)
 await stopChildren()

@@ -1,6 +1,6 @@
 import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
-import { percentile } from './stats.ts'
+import { percentile, roundMs } from './stats.ts'
 import type { LoadResult } from './harness.ts'
 
 /**
@@ -33,8 +33,16 @@ export interface PacedOptions {
   warmupSeconds?: number
 }
 
-/** What a paced run measured: the same shape as an autocannon run's (harness.ts). */
-export type PacedResult = LoadResult
+/**
+ * What a paced run measured: the same shape as an autocannon run's (harness.ts), plus its samples,
+ * so that runs of one side can be merged into one exact p99 (stats.ts, mergePaced).
+ */
+export interface PacedResult extends LoadResult {
+  /** The latency of each counted 2xx answer, in ms, in the order they finished. */
+  latencies: number[]
+  /** How long the counted part of the run lasted, in seconds. */
+  seconds: number
+}
 
 export function paced (opts: PacedOptions): Promise<PacedResult> {
   const warmup = Math.round(opts.rate * (opts.warmupSeconds ?? 0))
@@ -62,10 +70,12 @@ export function paced (opts: PacedOptions): Promise<PacedResult> {
       const elapsed = (performance.now() - counted) / 1000
       resolve({
         rps: latencies.length / elapsed,
-        p50: round(percentile(latencies, 50)),
-        p99: round(percentile(latencies, 99)),
+        p50: roundMs(percentile(latencies, 50)),
+        p99: roundMs(percentile(latencies, 99)),
         errors,
-        non2xx
+        non2xx,
+        latencies,
+        seconds: elapsed
       })
     }
     const record = (due: number, status: number): void => {
@@ -178,7 +188,3 @@ export function complete (bytes: Buffer): Answer | undefined {
 }
 
 function noop (): void {}
-
-function round (ms: number): number {
-  return Math.round(ms * 100) / 100
-}

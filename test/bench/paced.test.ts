@@ -36,6 +36,10 @@ test('paced spreads its requests over the run and counts a slow answer from when
   // One answer in ten waited 80 ms: the p99 sees it, the p50 does not.
   t.ok(result.p99 >= 80, `p99 ${result.p99} ms includes the slow answers`)
   t.ok(result.p50 < 80, `p50 ${result.p50} ms does not`)
+  // Its samples, for merging slices: one a counted answer, over the second it counted.
+  t.equal(result.latencies.length, 100)
+  t.equal(result.latencies.filter(ms => ms >= 80).length, 10, 'the ten slow answers among them')
+  t.ok(result.seconds >= 0.9 && result.seconds < 2, `counted for ${result.seconds} s`)
 })
 
 test('paced counts refused connections as errors', async t => {

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { mergeSlices, middle, percentile, sliceOrder } from '../../bench/stats.ts'
+import { leastStolen, mergePaced, mergeSlices, middle, parseCpuTimes, percentile, sliceOrder, stolenShare } from '../../bench/stats.ts'
 
 test('sliceOrder measures each side as often, in ABBA order, rounds taking turns at opening', async t => {
   t.same(sliceOrder(0, 1), ['bare', 'hot'])
@@ -31,4 +31,36 @@ test('percentile and middle', async t => {
   t.ok(Number.isNaN(percentile([], 50)))
   t.equal(middle([3, 1, 2]), 2)
   t.equal(middle([4, 1, 3, 2]), 3, 'the upper one of an even count')
+})
+
+test('mergePaced takes its percentiles over every sample of the slices, not the mean of theirs', async t => {
+  // Slice a: 99 answers of 1 ms and one of 100 ms; slice b: 100 of 2 ms. Together (200 samples)
+  // the p99 is the 198th, 2 ms: one answer in 200 was slow, under 1%. The mean of the slices' own
+  // p99s would say 1.5 ms.
+  const a = { rps: 100, p50: 1, p99: 1, errors: 1, non2xx: 0, latencies: [...Array(99).fill(1), 100], seconds: 1 }
+  const b = { rps: 50, p50: 2, p99: 2, errors: 0, non2xx: 3, latencies: Array(100).fill(2), seconds: 2 }
+  t.same(mergePaced([a, b]), { rps: 200 / 3, p50: 2, p99: 2, errors: 1, non2xx: 3 })
+  // Three slow answers in 200 (1.5%): the p99 is the smallest of them.
+  const c = { ...b, latencies: [...Array(98).fill(2), 50, 60] }
+  t.equal(mergePaced([a, c]).p99, 50)
+})
+
+test('parseCpuTimes and stolenShare read steal off /proc/stat', async t => {
+  const before = parseCpuTimes('cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 50 0 25 400 5 0 2 18 0 0\n')
+  t.same(before, { total: 1000, steal: 35 })
+  const after = parseCpuTimes('cpu  150 0 60 920 10 0 5 55 0 0\n')
+  t.equal(stolenShare(before, after), 20 / 200)
+  t.equal(stolenShare(after, after), 0, 'no time passed: nothing taken')
+  t.throws(() => parseCpuTimes('intr 1 2 3\n'), /cpu line/)
+})
+
+test('leastStolen measures again while the host took too much, and keeps the least stolen run', async t => {
+  const run = (steals: number[]) => {
+    let n = 0
+    return async () => ({ result: `run ${n}`, steal: steals[n++] })
+  }
+  t.same(await leastStolen(run([0.001]), 0.01, 3), { result: 'run 0', steal: 0.001, attempts: 1 }, 'a clean run is kept at once')
+  t.same(await leastStolen(run([0.2, 0.005, 0.5]), 0.01, 3), { result: 'run 1', steal: 0.005, attempts: 2 }, 'the first clean run ends it')
+  t.same(await leastStolen(run([0.2, 0.05, 0.3]), 0.01, 3), { result: 'run 1', steal: 0.05, attempts: 3 }, 'never clean: the least stolen of all')
+  await t.rejects(leastStolen(run([0]), 0.01, 0), /at least 1/)
 })
