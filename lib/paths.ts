@@ -81,9 +81,12 @@ function decodeSegment (raw: string | undefined): string | null {
   }
 }
 
-/** The upstream path: only the validated partition and rest, below the configured prefix. */
-export function upstreamPath (prefix: string, partition: string, tenant: TenantPath): string {
-  return `${prefix}/mcp/${partition}/${tenant.rest}${tenant.query}`
+/**
+ * The upstream path: only the validated partition and rest (a TenantPath's), below the configured
+ * prefix. The query goes apart, as it is (see TenantPath).
+ */
+export function upstreamPath (prefix: string, partition: string, rest: string): string {
+  return `${prefix}/mcp/${partition}/${rest}`
 }
 
 /** The resource URL a tenant's tokens may name as audience, and its metadata URL. */

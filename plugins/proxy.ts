@@ -9,6 +9,7 @@ import { createStreamRegistry } from '../lib/streams.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
 import { gatewayError } from '../lib/errors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
+import type { SessionBinder, SessionOwner } from '../lib/session.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,18 +17,23 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Set by `upstream.forward`, for reply-from's callbacks. */
-    forwarding: Forwarding | null
+    forwarding: Destination | null
   }
 }
 
-/** Where a verified request goes: its upstream path, the Ragie key to send, and its session. */
-export interface Destination {
+/**
+ * Where a verified request goes: its upstream path and query, the Ragie key to send, its session,
+ * and whose it is (the user and organization a session Ragie opens is bound to: a Destination is
+ * its own SessionOwner, so nothing more is made per request for it).
+ */
+export interface Destination extends SessionOwner {
+  /** The upstream path, without the query. */
   path: string
+  /** The query to send, without its `?`; empty for none. */
+  query: string
   apiKey: string
   /** Ragie's own session id, unwrapped from the client's; undefined when the client sent none. */
   sessionId: string | undefined
-  /** The id the client sees for a session Ragie names in its answer; null drops the header. */
-  bindSession: (upstreamId: string) => string | null
 }
 
 export interface Upstream {
@@ -47,25 +53,18 @@ function withSession (headers: IncomingHttpHeaders, sessionId: string | undefine
   return headers
 }
 
-/** The client gets Ragie's session id wrapped for its own (user, organization). */
-function bindSession (headers: OutgoingHttpHeaders, destination: Destination): OutgoingHttpHeaders {
+/** The client gets Ragie's session id wrapped for its own (user, organization); null drops it. */
+function bindSession (headers: OutgoingHttpHeaders, destination: Destination, binder: SessionBinder): OutgoingHttpHeaders {
   const upstreamId = headers['mcp-session-id']
   if (upstreamId === undefined) return headers
-  const bound = typeof upstreamId === 'string' ? destination.bindSession(upstreamId) : null
+  const bound = typeof upstreamId === 'string' ? binder.wrap(upstreamId, destination) : null
   if (bound === null) delete headers['mcp-session-id']
   else headers['mcp-session-id'] = bound
   return headers
 }
 
-/** A request on its way to Ragie: its destination, and the query split off its path. */
-export interface Forwarding {
-  destination: Destination
-  /** The destination's query string, without its `?`. */
-  query: string
-}
-
-function forwardingOf (request: { forwarding: Forwarding | null }): Forwarding {
-  return request.forwarding as Forwarding
+function destinationOf (request: { forwarding: Destination | null }): Destination {
+  return request.forwarding as Destination
 }
 
 // reply-from's codes for "too slow": its own for headers, undici's for the connection (TCP + TLS).
@@ -105,18 +104,18 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     // reply-from decodes the source to look for `..` (anywhere, the query too: a 400; a malformed
     // escape: a throw, so a 500) and re-encodes it: the validated path goes as the source, and the
     // query, verbatim, beside it.
-    queryString: (_search, _url, request) => forwardingOf(request).query,
+    queryString: (_search, _url, request) => destinationOf(request).query,
     // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => {
-      const { destination } = forwardingOf(request)
+      const destination = destinationOf(request)
       return withSession(upstreamRequestHeaders(headers, destination.apiKey, {
         ip: request.ip,
         protocol: request.protocol,
         host: request.host
       }), destination.sessionId)
     },
-    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), forwardingOf(request as FastifyRequest).destination) as typeof headers,
+    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
     onResponse: (_request, reply, raw) => {
       const res = raw as unknown as UpstreamResponse
       const type = res.headers['content-type']
@@ -134,9 +133,8 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   }
 
   function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
-    const q = destination.path.indexOf('?')
-    request.forwarding = { destination, query: q === -1 ? '' : destination.path.slice(q + 1) }
-    return reply.from(q === -1 ? destination.path : destination.path.slice(0, q), fromOptions)
+    request.forwarding = destination
+    return reply.from(destination.path, fromOptions)
   }
 
   fastify.decorate('upstream', { forward, streams })
@@ -145,4 +143,4 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onClose', async () => { streams.endAll() })
 }
 
-export default fp(proxyPlugin, { name: 'proxy', fastify: '5.x', dependencies: ['config'] })
+export default fp(proxyPlugin, { name: 'proxy', fastify: '5.x', dependencies: ['config', 'session'] })

@@ -65,12 +65,14 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
   function checkMembership (tenant: TenantState, userId: string, route: TenantRoute, membership: Membership | null): Destination {
     if (membership === null) throw gatewayError('GW_NOT_MEMBER', 'the user is not an active member of this organization')
     if (!roleAllowed(membership, route.allowedRoles)) throw gatewayError('GW_ROLE_FORBIDDEN', 'the user\'s role may not use this organization\'s MCP server')
-    const owner = { userId, org: tenant.path.org }
     const destination: Destination = {
-      path: upstreamPath(c.upstreamPathPrefix, route.partition, tenant.path),
+      path: upstreamPath(c.upstreamPathPrefix, route.partition, tenant.path.rest),
+      // reply-from takes the query apart from the path, without its `?`.
+      query: tenant.path.query.slice(1),
       apiKey: route.apiKey ?? c.ragieApiKey,
       sessionId: undefined,
-      bindSession: upstreamId => fastify.sessionBinder.wrap(upstreamId, owner)
+      userId,
+      org: tenant.path.org
     }
     tenant.destination = destination
     return destination
@@ -81,7 +83,7 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
   function checkSession (request: FastifyRequest, tenant: TenantState, userId: string, destination: Destination): void {
     const header = request.headers['mcp-session-id']
     if (header === undefined) return
-    const upstreamId = typeof header === 'string' ? fastify.sessionBinder.unwrap(header, { userId, org: tenant.path.org }) : null
+    const upstreamId = typeof header === 'string' ? fastify.sessionBinder.unwrap(header, destination) : null
     if (upstreamId === null) throw gatewayError('GW_SESSION_UNKNOWN', 'no such session')
     destination.sessionId = upstreamId
   }

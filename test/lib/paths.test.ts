@@ -133,17 +133,18 @@ t.test('the query string is kept verbatim, whatever it holds', async t => {
   }
 })
 
-t.test('upstreamPath puts the rest and query under <prefix>/mcp/<partition>/', async t => {
+t.test('upstreamPath puts the rest under <prefix>/mcp/<partition>/, the query apart', async t => {
   const parse = (url: string) => {
     const parsed = parseTenantPath(url)
     if (parsed === null) throw new Error(`${url} should parse`)
     return parsed
   }
-  t.equal(upstreamPath('', 'soc2', parse(`/${ORG}/mcp`)), '/mcp/soc2/')
-  t.equal(upstreamPath('', 'soc2', parse(`/${ORG}/mcp/`)), '/mcp/soc2/')
-  t.equal(upstreamPath('', 'soc2', parse(`/${ORG}/mcp/x/y?z=1`)), '/mcp/soc2/x/y?z=1')
-  t.equal(upstreamPath('/prefix', 'soc2', parse(`/${ORG}/mcp/x?z=1&a=%20`)), '/prefix/mcp/soc2/x?z=1&a=%20')
-  t.equal(upstreamPath('/a/b', 'p', parse(`/${ORG}/mcp`)), '/a/b/mcp/p/')
+  t.equal(upstreamPath('', 'soc2', parse(`/${ORG}/mcp`).rest), '/mcp/soc2/')
+  t.equal(upstreamPath('', 'soc2', parse(`/${ORG}/mcp/`).rest), '/mcp/soc2/')
+  t.equal(upstreamPath('', 'soc2', parse(`/${ORG}/mcp/x/y?z=1`).rest), '/mcp/soc2/x/y')
+  t.equal(upstreamPath('/prefix', 'soc2', parse(`/${ORG}/mcp/x?z=1&a=%20`).rest), '/prefix/mcp/soc2/x')
+  t.equal(parse(`/${ORG}/mcp/x?z=1&a=%20`).query, '?z=1&a=%20')
+  t.equal(upstreamPath('/a/b', 'p', parse(`/${ORG}/mcp`).rest), '/a/b/mcp/p/')
 })
 
 t.test('tenant resource and metadata URLs name the org under BASE_URL', async t => {
@@ -198,7 +199,8 @@ t.test('no crafted rest can make the upstream path leave <prefix>/mcp/<partition
         const parsed = parseTenantPath(url)
         if (parsed === null) continue
         accepted++
-        const path = upstreamPath(prefix, partition, parsed)
+        // As reply-from sends it: the path, then the query.
+        const path = `${upstreamPath(prefix, partition, parsed.rest)}${parsed.query}`
         const resolved = new URL(path, 'http://x')
         if (!path.startsWith(base) || resolved.origin !== 'http://x' || !resolved.pathname.startsWith(base)) {
           failures.push(JSON.stringify({ url, path, resolved: resolved.pathname }))
