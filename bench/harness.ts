@@ -272,6 +272,12 @@ export interface StealFigures {
   max: number
 }
 
+/** One line on what the host took from a set of rounds, for the console and the report alike. */
+export function describeSteal ({ slices, remeasured, over, max }: StealFigures): string {
+  const kept = over === 0 ? 'every slice kept was under it' : `${over} kept over it all the same (every run of it was)`
+  return `${remeasured.toLocaleString('en-US')} runs made again for ${slices} slices; ${kept}; the most taken from a kept slice, ${(max * 100).toFixed(1)}%`
+}
+
 interface PairedRuns {
   bareRuns: LoadResult[]
   hotRuns: LoadResult[]

@@ -1,4 +1,4 @@
-import { DURATION, MAX_STEAL, ROUNDS, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
+import { DURATION, MAX_STEAL, ROUNDS, describeSteal, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
 import type { StealFigures } from './harness.ts'
 import { middle } from './stats.ts'
 
@@ -8,8 +8,8 @@ import { middle } from './stats.ts'
  * proxy's CPU per request; writes nothing. With BENCH_PROFILE=1 both proxies leave a CPU profile
  * in bench/profiles/ (then `node bench/profile-top.ts`).
  */
-function stealLine ({ slices, remeasured, over, max }: StealFigures): string {
-  return `host steal: ${remeasured} slice runs of ${slices} slices made again (over ${MAX_STEAL * 100}%), ${over} kept over it, at most ${(max * 100).toFixed(1)}%`
+function stealLine (steal: StealFigures): string {
+  return `host steal over ${MAX_STEAL * 100}%: ${describeSteal(steal)}`
 }
 
 const standins = await startStandins()

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
 import { middle, percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult, StealFigures } from './harness.ts'
 
 /**
@@ -279,11 +279,6 @@ function row (name: string, r: LoadResult): string {
   return `| ${name} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors + r.non2xx} |`
 }
 
-function stealText ({ slices, remeasured, over, max }: StealFigures): string {
-  const kept = over === 0 ? 'every slice kept was under it' : `${over} kept over it all the same (every run of it was)`
-  return `${remeasured.toLocaleString('en-US')} runs made again for ${slices} slices; ${kept}; the most taken from a kept slice, ${(max * 100).toFixed(1)}%`
-}
-
 function verdict (ok: boolean): string {
   return ok ? 'met' : '**not met**'
 }
@@ -436,7 +431,7 @@ Watched slice by slice at a fixed rate, a slice with 0 to 0.5% steal had a p99 o
 with 5 to 35% had 40 to 650 ms, whichever proxy it measured. So every slice of runs 2 and 3 reads
 the steal around itself, and a slice with more than ${(MAX_STEAL * 100).toFixed(0)}% is measured again, up to ${STEAL_ATTEMPTS} runs
 in all, keeping the one with the least (\`BENCH_MAX_STEAL_PERCENT\` changes the limit). In this
-run: throughput rounds, ${stealText(f.hotSteal)}; fixed-rate rounds, ${stealText(f.fixedSteal)}.
+run: throughput rounds, ${describeSteal(f.hotSteal)}; fixed-rate rounds, ${describeSteal(f.fixedSteal)}.
 
 These machines are shared and noisy: compare the rows of one run with each other, not with
 another day's. The hot-path ratio of one pair of processes stays within a few percent from round

@@ -80,7 +80,7 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
 
   // 7. The session: an Mcp-Session-Id must be one this gateway issued to this user in this
   // organization (Ragie only sees the gateway's key, so it cannot tell users apart).
-  function checkSession (request: FastifyRequest, tenant: TenantState, userId: string, destination: Destination): void {
+  function checkSession (request: FastifyRequest, destination: Destination): void {
     const header = request.headers['mcp-session-id']
     if (header === undefined) return
     const upstreamId = typeof header === 'string' ? fastify.sessionBinder.unwrap(header, destination) : null
@@ -121,7 +121,7 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
 
   function checkRest (request: FastifyRequest, reply: FastifyReply, tenant: TenantState, userId: string, route: TenantRoute, membership: Membership | null): void {
     const destination = checkMembership(tenant, userId, route, membership)
-    checkSession(request, tenant, userId, destination)
+    checkSession(request, destination)
     limitStreams(request, reply, userId)
   }
 
