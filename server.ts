@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { createServer } from './app.ts'
+import { backlogWarning, kernelBacklogCap } from './lib/backlog.ts'
 import { loadConfig } from './lib/config.ts'
 import type { Config } from './lib/config.ts'
 import { ConfigError } from './lib/errors.ts'
@@ -62,11 +63,16 @@ async function main (): Promise<void> {
 
   const fastify = createServer(config, env)
   try {
-    await fastify.listen({ port: config.port, host: config.host })
+    // Node's default backlog (511) overflows in a connection storm (a deploy, a failover, many
+    // clients opening event streams at once): the kernel then drops or resets the connections it
+    // cannot queue. See LISTEN_BACKLOG in the README.
+    await fastify.listen({ port: config.port, host: config.host, backlog: config.listenBacklog })
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message)
     fail(`could not start: ${(err as Error).message}`)
   }
+  const warning = backlogWarning(config.listenBacklog, kernelBacklogCap())
+  if (warning !== undefined) fastify.log.warn(warning)
 
   let closing = false
   async function shutdown (signal: string): Promise<void> {

@@ -102,26 +102,47 @@ async function sseLatency (directUrl: string, gatewayStreamUrl: string, headers:
   }
 }
 
-async function holdIdleStreams (url: string, tokens: string[], controlUrl: string, gatewayPid: number): Promise<{ opened: number, received: number, rssGrowthMb: number, kbPerStream: number }> {
+interface IdleFigures {
+  asked: number
+  opened: number
+  /** Streams that never opened, by cause (a status code or a socket error's code). */
+  failed: Record<string, number>
+  received: number
+  rssGrowthMb: number
+  kbPerStream: number
+}
+
+async function holdIdleStreams (url: string, tokens: string[], controlUrl: string, gatewayPid: number): Promise<IdleFigures> {
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
   const before = rssMb(gatewayPid)
   let opened = 0
+  let settled = 0
   let received = 0
+  const failed: Record<string, number> = {}
   const requests: Array<ReturnType<typeof request>> = []
-  const allOpen = new Promise<void>((resolve, reject) => {
+  // Every stream is counted, opened or failed, so a drop says how many and why instead of ending
+  // the run at the first one.
+  const allSettled = new Promise<void>(resolve => {
+    const settle = (cause?: string) => {
+      if (cause !== undefined) failed[cause] = (failed[cause] ?? 0) + 1
+      if (++settled === tokens.length) resolve()
+    }
     let i = 0
     const openBatch = () => {
       for (let k = 0; k < 250 && i < tokens.length; k++, i++) {
+        let done = false
+        const once = (cause?: string) => { if (!done) { done = true; settle(cause) } }
         const req = request(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${tokens[i]}` }, agent }, res => {
-          if (res.statusCode !== 200) { reject(new Error(`idle stream answered ${res.statusCode}`)); return }
+          if (res.statusCode !== 200) { res.resume(); once(`HTTP ${res.statusCode}`); return }
           res.setEncoding('utf8')
           let counted = false
           res.on('data', chunk => {
             if (!counted && chunk.includes('data: ping')) { counted = true; received++ }
           })
-          if (++opened === tokens.length) resolve()
+          opened++
+          once()
         })
-        req.on('error', reject)
+        req.on('error', (err: NodeJS.ErrnoException) => once(err.code ?? err.message))
         req.end()
         requests.push(req)
       }
@@ -129,7 +150,7 @@ async function holdIdleStreams (url: string, tokens: string[], controlUrl: strin
     }
     openBatch()
   })
-  await allOpen
+  await allSettled
   await new Promise(resolve => setTimeout(resolve, 2000))
   const after = rssMb(gatewayPid)
   await fetch(`${controlUrl}/broadcast`)
@@ -141,7 +162,13 @@ async function holdIdleStreams (url: string, tokens: string[], controlUrl: strin
   }
   for (const req of requests) req.destroy()
   agent.destroy()
-  return { opened, received, rssGrowthMb: after - before, kbPerStream: (after - before) * 1024 / opened }
+  return { asked: tokens.length, opened, failed, received, rssGrowthMb: after - before, kbPerStream: (after - before) * 1024 / Math.max(opened, 1) }
+}
+
+/** "none", or each cause of a stream that did not open with its count. */
+function describeFailed (failed: Record<string, number>): string {
+  const causes = Object.entries(failed)
+  return causes.length === 0 ? 'none' : causes.map(([cause, n]) => `${n} × ${cause}`).join(', ')
 }
 
 async function main (): Promise<void> {
@@ -263,7 +290,7 @@ interface Figures {
   coldCalls: Calls
   burstCalls: Calls
   sse: SseFigures
-  idle: { opened: number, received: number, rssGrowthMb: number, kbPerStream: number }
+  idle: IdleFigures
   ratio: number
   roundRatios: number[]
   p99Differences: number[]
@@ -290,7 +317,7 @@ function report (f: Figures): void {
     ['the same, per CPU second of the proxy process', `${cpuRatio.toFixed(2)} × (${f.cpuPerRequest.bareUs.toFixed(0)} µs → ${f.cpuPerRequest.hotUs.toFixed(0)} µs of CPU a request)`, verdict(cpuRatio >= 0.85)],
     [`hot path p99 within 1 ms of bare proxy at ${f.fixedRate.toLocaleString('en-US')} req/s`, `${f.p99Added >= 0 ? '+' : ''}${f.p99Added.toFixed(2)} ms (median of ${f.p99Differences.length} rounds: ${f.p99Differences.map(d => `${d >= 0 ? '+' : ''}${d}`).join(', ')} ms)`, verdict(f.p99Added <= 1)],
     ['SSE added latency per event p99 ≤ 2 ms', `+${f.sseAddedP99.toFixed(2)} ms (p50 +${f.sseAddedP50.toFixed(2)} ms)`, verdict(f.sseAddedP99 <= 2)],
-    [`${f.idle.opened.toLocaleString('en-US')} idle SSE streams, RSS growth ≤ 300 MB, none dropped`, `+${f.idle.rssGrowthMb.toFixed(0)} MB (${f.idle.kbPerStream.toFixed(1)} KB/stream), ${f.idle.received}/${f.idle.opened} delivered`, verdict(f.idle.rssGrowthMb <= 300 && f.idle.received === f.idle.opened)],
+    [`${f.idle.asked.toLocaleString('en-US')} idle SSE streams, RSS growth ≤ 300 MB, none dropped`, `+${f.idle.rssGrowthMb.toFixed(0)} MB (${f.idle.kbPerStream.toFixed(1)} KB/stream), ${f.idle.opened}/${f.idle.asked} opened, ${f.idle.received}/${f.idle.asked} delivered`, verdict(f.idle.rssGrowthMb <= 300 && f.idle.received === f.idle.asked)],
     ['cold membership: WorkOS calls ≤ 1 per (user, org)', `${f.coldCalls.maxPerPair} (cold run), ${f.burstCalls.maxPerPair} (40 concurrent per new user)`, verdict(f.coldCalls.maxPerPair <= 1 && f.burstCalls.maxPerPair <= 1)]
   ]
   const table = [
@@ -358,8 +385,9 @@ ${targetTable}
 ${SSE_EVENTS.toLocaleString('en-US')} events, one every 2 ms, each stamped with its send time, written at the same
 moment to a stream read directly and to one read through the gateway; the added latency pairs the
 two arrivals of each event, so the upstream's jitter and the runner's own cancel out.
-Idle streams: ${f.idle.opened.toLocaleString('en-US')} streams opened through the gateway, one per
-user, held for 2 s, then one event broadcast upstream to all of them:
+Idle streams: ${f.idle.asked.toLocaleString('en-US')} streams asked for through the gateway, one per
+user, 250 every 20 ms: ${f.idle.opened.toLocaleString('en-US')} opened (failed: ${describeFailed(f.idle.failed)}).
+They were held for 2 s, then one event was broadcast upstream to all of them:
 ${f.idle.received.toLocaleString('en-US')} arrived. The gateway's RSS grew by
 ${f.idle.rssGrowthMb.toFixed(0)} MB (${f.idle.kbPerStream.toFixed(1)} KB per stream, both sockets
 and the membership cache entry included).

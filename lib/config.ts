@@ -21,6 +21,7 @@ export const EnvSchema = Type.Object({
   WORKOS_API_URL: Type.Optional(url('an http(s) URL such as https://api.workos.com')),
   PORT: Type.Optional(Type.String({ pattern: '^([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', description: 'a port number from 0 to 65535' })),
   HOST: Type.Optional(Type.String({ minLength: 1, description: 'a host name or address' })),
+  LISTEN_BACKLOG: Type.Optional(positive('a positive whole number of connections')),
   LOG_LEVEL: Type.Optional(Type.String({ pattern: '^(trace|debug|info|warn|error|fatal|silent)$', description: 'one of debug, info, warn, error, silent' })),
   NODE_ENV: Type.Optional(Type.String()),
   MAPPING_FILE: Type.Optional(Type.String({ description: 'a path to a JSON file' })),
@@ -80,6 +81,7 @@ export interface Config {
   extraAudiences: string[]
   port: number
   host: string
+  listenBacklog: number
   logLevel: string
   production: boolean
   mappingFile: string | undefined
@@ -149,6 +151,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     extraAudiences: splitList(e.EXTRA_AUDIENCES),
     port: Number(e.PORT ?? 3000),
     host: e.HOST ?? '0.0.0.0',
+    listenBacklog: Number(e.LISTEN_BACKLOG ?? 4096),
     logLevel: e.LOG_LEVEL ?? 'info',
     production: e.NODE_ENV === 'production',
     mappingFile: e.MAPPING_FILE === '' ? undefined : e.MAPPING_FILE,

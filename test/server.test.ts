@@ -1,11 +1,13 @@
 import t from 'tap'
 import type { Test } from 'tap'
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { startFixtures, ROOT, ORG, MEMBER, RAGIE_KEY } from './helper.ts'
 import type { Fixtures, TestContext } from './helper.ts'
+import { kernelBacklogCap } from '../lib/backlog.ts'
 import { runNode } from './fixtures/process.ts'
 import type { GatewayProcess } from './fixtures/process.ts'
 
@@ -115,6 +117,12 @@ t.test('start-up failures: one clear line and a non-zero exit', async t => {
     assertOneClearLine(t, proc, /--strict-mapping needs a mapping file/)
   })
 
+  await t.test('a backlog that is not a positive number', async t => {
+    const proc = startServer(t, [], serverEnv(f, { LISTEN_BACKLOG: '0' }))
+    t.equal((await proc.exited).code, 1)
+    assertOneClearLine(t, proc, /LISTEN_BACKLOG must be a positive whole number of connections/)
+  })
+
   await t.test('unknown flag', async t => {
     const proc = startServer(t, ['--nope'], serverEnv(f))
     t.equal((await proc.exited).code, 1)
@@ -177,4 +185,39 @@ t.test('SIGHUP reloads the mapping file of a running server.ts', async t => {
   t.same(f.upstream.requests.map(r => r.partition), ['first', 'second'])
   proc.child.kill('SIGTERM')
   t.equal((await proc.exited).code, 0)
+})
+
+/** The accept queue the kernel gave a listening socket: `ss` shows it as Send-Q. */
+function acceptQueueLimit (port: number): number {
+  const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim()
+  const [, , sendQ] = line.split(/\s+/)
+  return Number(sendQ)
+}
+
+const cap = kernelBacklogCap()
+t.test('server.ts listens with LISTEN_BACKLOG (default 4096), not Node\'s 511, and says when the kernel caps it', {
+  skip: cap === undefined ? 'no net.core.somaxconn on this host' : false
+}, async t => {
+  if (cap === undefined) return
+  const f = await startFixtures(t)
+  for (const [extra, expected] of [
+    [{}, Math.min(4096, cap)],
+    [{ LISTEN_BACKLOG: '1000' }, Math.min(1000, cap)],
+    [{ LISTEN_BACKLOG: String(cap + 1) }, cap]
+  ] as Array<[Record<string, string>, number]>) {
+    const proc = startServer(t, [], serverEnv(f, extra))
+    const port = await proc.listening
+    t.equal(acceptQueueLimit(port), expected, `accept queue of ${JSON.stringify(extra)}`)
+    const warned = () => proc.stdout.some(l => /net\.core\.somaxconn/.test(l))
+    if (extra.LISTEN_BACKLOG === String(cap + 1)) {
+      await new Promise<void>(resolve => {
+        const check = () => warned() ? resolve() : setTimeout(check, 20)
+        check()
+      })
+      t.ok(warned(), 'one warning names the kernel cap')
+    }
+    proc.child.kill('SIGTERM')
+    t.equal((await proc.exited).code, 0)
+    if (extra.LISTEN_BACKLOG !== String(cap + 1)) t.notOk(warned(), 'no warning when the kernel gives what was asked')
+  }
 })
