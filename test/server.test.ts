@@ -200,16 +200,13 @@ t.test('server.ts listens with LISTEN_BACKLOG (default 4096), not Node\'s 511, a
 }, async t => {
   if (cap === undefined) return
   const f = await startFixtures(t)
-  for (const [extra, expected] of [
-    [{}, Math.min(4096, cap)],
-    [{ LISTEN_BACKLOG: '1000' }, Math.min(1000, cap)],
-    [{ LISTEN_BACKLOG: String(cap + 1) }, cap]
-  ] as Array<[Record<string, string>, number]>) {
-    const proc = startServer(t, [], serverEnv(f, extra))
+  for (const asked of [undefined, '1000', String(cap + 1)]) {
+    const requested = Number(asked ?? 4096)
+    const proc = startServer(t, [], serverEnv(f, asked === undefined ? {} : { LISTEN_BACKLOG: asked }))
     const port = await proc.listening
-    t.equal(acceptQueueLimit(port), expected, `accept queue of ${JSON.stringify(extra)}`)
+    t.equal(acceptQueueLimit(port), Math.min(requested, cap), `accept queue for LISTEN_BACKLOG=${asked ?? '(default)'}`)
     const warned = () => proc.stdout.some(l => /net\.core\.somaxconn/.test(l))
-    if (extra.LISTEN_BACKLOG === String(cap + 1)) {
+    if (requested > cap) {
       await new Promise<void>(resolve => {
         const check = () => warned() ? resolve() : setTimeout(check, 20)
         check()
@@ -218,6 +215,6 @@ t.test('server.ts listens with LISTEN_BACKLOG (default 4096), not Node\'s 511, a
     }
     proc.child.kill('SIGTERM')
     t.equal((await proc.exited).code, 0)
-    if (extra.LISTEN_BACKLOG !== String(cap + 1)) t.notOk(warned(), 'no warning when the kernel gives what was asked')
+    if (requested <= cap) t.notOk(warned(), 'no warning when the kernel gives what was asked')
   }
 })
