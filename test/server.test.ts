@@ -21,6 +21,14 @@ function startServer (t: TestContext, args: string[], env: Record<string, string
   return proc
 }
 
+/** Resolves once the process has written a line that matches `pattern` to stdout. */
+function untilLogged (proc: GatewayProcess, pattern: RegExp): Promise<void> {
+  return new Promise(resolve => {
+    const check = () => proc.stdout.some(line => pattern.test(line)) ? resolve() : setTimeout(check, 20)
+    check()
+  })
+}
+
 /** One line on stderr, naming what is wrong, and nothing that looks like a stack trace. */
 function assertOneClearLine (t: Test, proc: GatewayProcess, pattern: RegExp): void {
   const text = proc.stderr.join('\n')
@@ -177,10 +185,7 @@ t.test('SIGHUP reloads the mapping file of a running server.ts', async t => {
   t.equal((await fetch(url, { headers: auth })).status, 200)
   writeFileSync(join(dir, 'mapping.json'), JSON.stringify({ [ORG]: 'second' }))
   proc.child.kill('SIGHUP')
-  await new Promise<void>(resolve => {
-    const check = () => proc.stdout.some(l => /mapping file reloaded/.test(l)) ? resolve() : setTimeout(check, 50)
-    check()
-  })
+  await untilLogged(proc, /mapping file reloaded/)
   t.equal((await fetch(url, { headers: auth })).status, 200, 'the process is still serving')
   t.same(f.upstream.requests.map(r => r.partition), ['first', 'second'])
   proc.child.kill('SIGTERM')
@@ -207,10 +212,7 @@ t.test('server.ts listens with LISTEN_BACKLOG (default 4096), not Node\'s 511, a
     t.equal(acceptQueueLimit(port), Math.min(requested, cap), `accept queue for LISTEN_BACKLOG=${asked ?? '(default)'}`)
     const warned = () => proc.stdout.some(l => /net\.core\.somaxconn/.test(l))
     if (requested > cap) {
-      await new Promise<void>(resolve => {
-        const check = () => warned() ? resolve() : setTimeout(check, 20)
-        check()
-      })
+      await untilLogged(proc, /net\.core\.somaxconn/)
       t.ok(warned(), 'one warning names the kernel cap')
     }
     proc.child.kill('SIGTERM')
