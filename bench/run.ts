@@ -3,8 +3,8 @@ import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
-import { middle, percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
+import { leastStolen, middle, percentile, stolenShare } from './stats.ts'
+import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, cpuTimes, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult, StealFigures } from './harness.ts'
 
 /**
@@ -16,6 +16,7 @@ import type { LoadResult, StealFigures } from './harness.ts'
 const COLD_REQUESTS = Number(process.env.BENCH_COLD_REQUESTS ?? 6000)
 const IDLE_STREAMS = Number(process.env.BENCH_IDLE_STREAMS ?? 5000)
 const SSE_EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 2000)
+const SSE_WINDOWS = Number(process.env.BENCH_SSE_WINDOWS ?? 5)
 const FIXED_ROUNDS = 7
 
 /** The run with the median p99. */
@@ -49,24 +50,38 @@ function readEvents (url: string, headers: Record<string, string>, agent: Agent,
   })
 }
 
-interface SseFigures {
+/** One window of events, read directly, through the bare proxy and through the gateway at once. */
+interface SseWindow {
   directP50: number
   directP99: number
   gatewayP50: number
   gatewayP99: number
+  /** Added by the gateway: each event's arrival through it minus its arrival direct. */
   addedP50: number
   addedP99: number
+  /** The same through the bare proxy: what one more process on the way adds on this machine. */
+  bareAddedP50: number
+  bareAddedP99: number
   events: number
 }
 
+interface SseFigures extends SseWindow {
+  /** The gateway's and the bare proxy's added p99 in each window, in order. */
+  addedP99s: number[]
+  bareAddedP99s: number[]
+  steal: StealFigures
+}
+
 /**
- * One stream read directly from the upstream and one through the gateway get the same events at
- * the same moment; each event's added latency is its arrival through the gateway minus its arrival
- * direct: paired, so the upstream's and this process's own jitter cancel out.
+ * Three streams get the same events at the same moment: one read directly from the upstream, one
+ * through the bare proxy, one through the gateway. Each event's added latency is its arrival
+ * through a proxy minus its arrival direct: paired, so the upstream's and this process's own
+ * jitter cancel out.
  */
-async function sseLatency (directUrl: string, gatewayStreamUrl: string, headers: Record<string, string>, controlUrl: string): Promise<SseFigures> {
+async function sseWindow (urls: { direct: string, bare: string, gateway: string }, headers: Record<string, string>, controlUrl: string): Promise<SseWindow> {
   const agent = new Agent({ keepAlive: false })
   const direct = new Map<number, number>()
+  const bare = new Map<number, number>()
   const through = new Map<number, number>()
   const stamps = new Map<number, number>()
   const record = (into: Map<number, number>) => (data: string, at: number) => {
@@ -75,30 +90,62 @@ async function sseLatency (directUrl: string, gatewayStreamUrl: string, headers:
     stamps.set(seq, sent)
   }
   const streams = [
-    readEvents(directUrl, {}, agent, record(direct)),
-    readEvents(gatewayStreamUrl, headers, agent, record(through))
+    readEvents(urls.direct, {}, agent, record(direct)),
+    readEvents(urls.bare, {}, agent, record(bare)),
+    readEvents(urls.gateway, headers, agent, record(through))
   ]
   streams.forEach(p => p.catch(() => {}))
   await new Promise(resolve => setTimeout(resolve, 500))
   const { tickers } = await (await fetch(`${controlUrl}/tick?n=${SSE_EVENTS}&interval=2`)).json() as { tickers: number }
-  if (tickers !== 2) throw new Error(`expected 2 ticker streams, the upstream has ${tickers}`)
+  if (tickers !== 3) throw new Error(`expected 3 ticker streams, the upstream has ${tickers}`)
+  const all = [direct, bare, through]
   const deadline = Date.now() + SSE_EVENTS * 2 + 10_000
-  while ((direct.size < SSE_EVENTS || through.size < SSE_EVENTS) && Date.now() < deadline) {
+  while (all.some(m => m.size < SSE_EVENTS) && Date.now() < deadline) {
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   agent.destroy()
   // The first events include the connections' warm-up: left out.
-  const seqs = [...through.keys()].filter(seq => direct.has(seq) && seq > SSE_EVENTS / 20)
+  const seqs = [...through.keys()].filter(seq => direct.has(seq) && bare.has(seq) && seq > SSE_EVENTS / 20)
   const delay = (arrivals: Map<number, number>) => seqs.map(seq => (arrivals.get(seq) as number) - (stamps.get(seq) as number))
-  const added = seqs.map(seq => (through.get(seq) as number) - (direct.get(seq) as number))
+  const added = (arrivals: Map<number, number>) => seqs.map(seq => (arrivals.get(seq) as number) - (direct.get(seq) as number))
   return {
     directP50: percentile(delay(direct), 50),
     directP99: percentile(delay(direct), 99),
     gatewayP50: percentile(delay(through), 50),
     gatewayP99: percentile(delay(through), 99),
-    addedP50: percentile(added, 50),
-    addedP99: percentile(added, 99),
+    addedP50: percentile(added(through), 50),
+    addedP99: percentile(added(through), 99),
+    bareAddedP50: percentile(added(bare), 50),
+    bareAddedP99: percentile(added(bare), 99),
     events: through.size
+  }
+}
+
+/**
+ * SSE_WINDOWS windows, each measured again while the host took more than MAX_STEAL (as the
+ * slices of runs 2 and 3 are); the window with the median gateway p99 added stands for the run. A
+ * p99 of one window is decided by a few stalls of the machine, as a single round's is.
+ */
+async function sseLatency (urls: { direct: string, bare: string, gateway: string }, headers: Record<string, string>, controlUrl: string): Promise<SseFigures> {
+  const windows: SseWindow[] = []
+  const steal = { slices: 0, remeasured: 0, kept: [] as number[] }
+  for (let i = 0; i < SSE_WINDOWS; i++) {
+    const kept = await leastStolen(async () => {
+      const before = cpuTimes()
+      const result = await sseWindow(urls, headers, controlUrl)
+      return { result, steal: stolenShare(before, cpuTimes()) }
+    }, MAX_STEAL, STEAL_ATTEMPTS)
+    windows.push(kept.result)
+    steal.slices++
+    steal.remeasured += kept.attempts - 1
+    steal.kept.push(kept.steal)
+  }
+  const median = [...windows].sort((a, b) => a.addedP99 - b.addedP99)[Math.floor(windows.length / 2)]
+  return {
+    ...median,
+    addedP99s: windows.map(w => w.addedP99),
+    bareAddedP99s: windows.map(w => w.bareAddedP99),
+    steal: { slices: steal.slices, remeasured: steal.remeasured, over: steal.kept.filter(x => x > MAX_STEAL).length, max: Math.max(...steal.kept) }
   }
 }
 
@@ -233,7 +280,7 @@ async function main (): Promise<void> {
   const burstCalls = await (await fetch(`${control}/workos-calls`)).json() as Calls
 
   console.log('5/5 event streams…')
-  const sse = await sseLatency(`${upstream}/mcp/bench/ticker`, `${servers.gatewayUrl}/${ORG}/mcp/ticker`, auth, control)
+  const sse = await sseLatency({ direct: `${upstream}/mcp/bench/ticker`, bare: `${servers.bareUrl}/${ORG}/mcp/ticker`, gateway: `${servers.gatewayUrl}/${ORG}/mcp/ticker` }, auth, control)
   const idle = await holdIdleStreams(`${servers.gatewayUrl}/${ORG}/mcp/idle`, idleTokens, control, servers.gatewayPid)
 
   const figures: Figures = {
@@ -259,9 +306,7 @@ async function main (): Promise<void> {
     hotSteal,
     fixedSteal,
     p99Added: middle(p99Differences),
-    p99Differences,
-    sseAddedP50: sse.addedP50,
-    sseAddedP99: sse.addedP99
+    p99Differences
   }
   report(figures)
 
@@ -298,12 +343,14 @@ interface Figures {
   hotSteal: StealFigures
   fixedSteal: StealFigures
   p99Added: number
-  sseAddedP50: number
-  sseAddedP99: number
 }
 
 function row (name: string, r: LoadResult): string {
   return `| ${name} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors + r.non2xx} |`
+}
+
+function signed (ms: number): string {
+  return `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`
 }
 
 function verdict (ok: boolean): string {
@@ -316,7 +363,7 @@ function report (f: Figures): void {
     ['hot path throughput ≥ 0.85 × bare proxy', `${f.ratio.toFixed(2)} × (median of ${f.roundRatios.length} rounds: ${f.roundRatios.map(r => r.toFixed(2)).join(', ')})`, verdict(f.ratio >= 0.85)],
     ['the same, per CPU second of the proxy process', `${cpuRatio.toFixed(2)} × (${f.cpuPerRequest.bareUs.toFixed(0)} µs → ${f.cpuPerRequest.hotUs.toFixed(0)} µs of CPU a request)`, verdict(cpuRatio >= 0.85)],
     [`hot path p99 within 1 ms of bare proxy at ${f.fixedRate.toLocaleString('en-US')} req/s`, `${f.p99Added >= 0 ? '+' : ''}${f.p99Added.toFixed(2)} ms (median of ${f.p99Differences.length} rounds: ${f.p99Differences.map(d => `${d >= 0 ? '+' : ''}${d}`).join(', ')} ms)`, verdict(f.p99Added <= 1)],
-    ['SSE added latency per event p99 ≤ 2 ms', `+${f.sseAddedP99.toFixed(2)} ms (p50 +${f.sseAddedP50.toFixed(2)} ms)`, verdict(f.sseAddedP99 <= 2)],
+    ['SSE added latency per event p99 ≤ 2 ms', `${signed(f.sse.addedP99)} ms (median of ${f.sse.addedP99s.length} windows: ${f.sse.addedP99s.map(signed).join(', ')} ms; the bare proxy in the same windows: ${signed(middle(f.sse.bareAddedP99s))} ms)`, verdict(f.sse.addedP99 <= 2)],
     [`${f.idle.asked.toLocaleString('en-US')} idle SSE streams, RSS growth ≤ 300 MB, none dropped`, `+${f.idle.rssGrowthMb.toFixed(0)} MB (${f.idle.kbPerStream.toFixed(1)} KB/stream), ${f.idle.opened}/${f.idle.asked} opened, ${f.idle.received}/${f.idle.asked} delivered`, verdict(f.idle.rssGrowthMb <= 300 && f.idle.received === f.idle.asked)],
     ['cold membership: WorkOS calls ≤ 1 per (user, org)', `${f.coldCalls.maxPerPair} (cold run), ${f.burstCalls.maxPerPair} (40 concurrent per new user)`, verdict(f.coldCalls.maxPerPair <= 1 && f.burstCalls.maxPerPair <= 1)]
   ]
@@ -381,10 +428,16 @@ ${targetTable}
 | upstream event → client, direct | ${f.sse.directP50.toFixed(2)} | ${f.sse.directP99.toFixed(2)} |
 | upstream event → client, through the gateway | ${f.sse.gatewayP50.toFixed(2)} | ${f.sse.gatewayP99.toFixed(2)} |
 | added by the gateway, event by event | ${f.sse.addedP50.toFixed(2)} | ${f.sse.addedP99.toFixed(2)} |
+| added by the bare proxy, event by event | ${f.sse.bareAddedP50.toFixed(2)} | ${f.sse.bareAddedP99.toFixed(2)} |
 
-${SSE_EVENTS.toLocaleString('en-US')} events, one every 2 ms, each stamped with its send time, written at the same
-moment to a stream read directly and to one read through the gateway; the added latency pairs the
-two arrivals of each event, so the upstream's jitter and the runner's own cancel out.
+${SSE_WINDOWS} windows of ${SSE_EVENTS.toLocaleString('en-US')} events, one every 2 ms, each stamped with its send time,
+written at the same moment to a stream read directly, one read through the bare proxy and one read
+through the gateway; the added latency pairs the arrivals of each event, so the upstream's jitter
+and the runner's own cancel out. The table shows the window with the median gateway p99 added. A
+window the host took more than ${MAX_STEAL * 100}% from is measured again, as the slices of runs 2
+and 3 are: ${describeSteal(f.sse.steal)}. Even with no steal, a process on these virtual machines
+now and then wakes some ms late (a timer of 1 ms in an idle process was seen up to 10 ms late), so
+every process an event passes through adds a little to its p99: the bare proxy's row is that floor.
 Idle streams: ${f.idle.asked.toLocaleString('en-US')} streams asked for through the gateway, one per
 user, 250 every 20 ms: ${f.idle.opened.toLocaleString('en-US')} opened (failed: ${describeFailed(f.idle.failed)}).
 They were held for 2 s, then one event was broadcast upstream to all of them:
