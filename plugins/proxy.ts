@@ -1,11 +1,13 @@
 import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
+import type { Pool } from 'undici'
 import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts'
 import { createStreamRegistry } from '../lib/streams.ts'
+import { createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
 import { gatewayError } from '../lib/errors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
@@ -76,23 +78,24 @@ const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNEC
  */
 async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
+  const pool: Pool.Options = {
+    // No cap: each open event stream holds a connection, and a cap (reply-from's default is 128)
+    // would queue the stream after it forever. Idle connections are still kept alive and reused.
+    connections: null,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: c.upstreamHeadersTimeoutMs,
+    // Event streams may stay quiet for long: their idle limit is not a body timeout.
+    bodyTimeout: 0,
+    // Only to a server that proves it is Ragie does the Ragie key go (undici checks certificates
+    // by default; said here so that no default of another layer can turn it off).
+    connect: { timeout: c.upstreamConnectTimeoutMs, rejectUnauthorized: true }
+  }
+  const upstreamPools = createUpstreamPools(c.upstreamOrigin, pool)
   await fastify.register(replyFrom, {
     base: c.upstreamOrigin,
     disableRequestLogging: true,
-    undici: {
-      // No cap: each open event stream holds a connection, and reply-from's default of 128 would
-      // queue the 129th stream forever. Idle connections are still kept alive and reused.
-      connections: null,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      headersTimeout: c.upstreamHeadersTimeoutMs,
-      // Event streams may stay quiet for long: their idle limit is not a body timeout.
-      bodyTimeout: 0,
-      // reply-from turns certificate checks off unless told otherwise (tls.rejectUnauthorized =
-      // false); connect options come last, so this wins: the Ragie key only goes to a server that
-      // proves it is Ragie.
-      connect: { timeout: c.upstreamConnectTimeoutMs, rejectUnauthorized: true }
-    }
+    undici: upstreamPools
   })
 
   const streams = createStreamRegistry({ keepAliveMs: c.sseKeepAliveSeconds * 1000, idleTimeoutMs: c.sseIdleTimeoutSeconds * 1000 })
@@ -140,7 +143,10 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   fastify.decorate('upstream', { forward, streams })
 
   // Whatever is still open when the app closes ends now (server.ts waits the grace period first).
-  fastify.addHook('onClose', async () => { streams.endAll() })
+  fastify.addHook('onClose', async () => {
+    streams.endAll()
+    await upstreamPools.close()
+  })
 }
 
 export default fp(proxyPlugin, { name: 'proxy', fastify: '5.x', dependencies: ['config', 'session'] })

@@ -1,0 +1,67 @@
+import t from 'tap'
+import { once } from 'node:events'
+import { createUpstreamPools } from '../../lib/upstream-pools.ts'
+import { listen } from '../fixtures/listen.ts'
+
+const OPTIONS = { connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0 }
+
+t.test('event streams (GET) and calls (POST, DELETE) go over separate pools', async t => {
+  // The upstream holds every GET open as an event stream and answers everything else at once,
+  // noting the client port each request came from.
+  const ports: Record<string, number[]> = { GET: [], POST: [], DELETE: [] }
+  const upstream = await listen((req, res) => {
+    ports[req.method as string].push(req.socket.remotePort as number)
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(': open\n\n')
+      return
+    }
+    req.resume()
+    req.on('end', () => res.end('{"ok":true}'))
+  })
+  const pools = createUpstreamPools(upstream.url, OPTIONS)
+  t.teardown(async () => {
+    await pools.destroy()
+    await upstream.close()
+  })
+
+  const streams = await Promise.all([1, 2, 3].map(() => pools.request({ path: '/mcp/p/', method: 'GET' })))
+  for (const stream of streams) {
+    t.equal(stream.statusCode, 200)
+    await once(stream.body, 'data')
+  }
+  t.equal(pools.events.stats.connected, 3, 'each open stream holds a connection of the events pool')
+  t.equal(pools.calls.stats.connected, 0, 'the calls pool has none of them')
+
+  for (const method of ['POST', 'POST', 'DELETE'] as const) {
+    const answer = await pools.request({ path: '/mcp/p/', method, body: method === 'POST' ? '{"jsonrpc":"2.0"}' : undefined })
+    t.same(await answer.body.json(), { ok: true }, `${method} answered through the calls pool`)
+  }
+  t.ok(pools.calls.stats.connected >= 1, 'the calls went over connections of the calls pool')
+  t.equal(pools.events.stats.connected, 3, 'the events pool still holds only the streams')
+  const callPorts = [...ports.POST, ...ports.DELETE]
+  t.equal(new Set(ports.GET).size, 3, 'the upstream saw each stream on a connection of its own')
+  t.notOk(ports.GET.some(port => callPorts.includes(port)), 'and no call on any of them')
+
+  for (const stream of streams) stream.body.destroy()
+})
+
+t.test('close waits for a call in flight, then both pools are closed', async t => {
+  let arrived: (answer: () => void) => void = () => {}
+  const inFlight = new Promise<() => void>(resolve => { arrived = resolve })
+  const upstream = await listen((req, res) => {
+    req.resume()
+    arrived(() => res.end('late'))
+  })
+  t.teardown(() => upstream.close())
+  const pools = createUpstreamPools(upstream.url, OPTIONS)
+
+  const call = pools.request({ path: '/', method: 'POST', body: 'x' })
+  const answer = await inFlight
+  const closed = pools.close()
+  answer()
+  t.equal(await (await call).body.text(), 'late', 'the call in flight was answered')
+  await closed
+  t.ok(pools.events.closed && pools.calls.closed, 'both pools are closed')
+  await t.rejects(pools.request({ path: '/', method: 'GET' }), { code: 'UND_ERR_DESTROYED' }, 'nothing more is sent')
+})
