@@ -371,9 +371,9 @@ function verdict (ok: boolean): string {
 function report (f: Figures): void {
   const cpuRatio = f.cpuPerRequest.bareUs / f.cpuPerRequest.hotUs
   const targets = [
-    ['hot path throughput ≥ 0.85 × bare proxy', `${f.ratio.toFixed(2)} × (median of ${f.roundRatios.length} rounds: ${f.roundRatios.map(r => r.toFixed(2)).join(', ')})`, verdict(f.ratio >= 0.85)],
-    ['the same, per CPU second of the proxy process', `${cpuRatio.toFixed(2)} × (${f.cpuPerRequest.bareUs.toFixed(0)} µs → ${f.cpuPerRequest.hotUs.toFixed(0)} µs of CPU a request)`, verdict(cpuRatio >= 0.85)],
-    [`hot path p99 within 1 ms of bare proxy at ${f.fixedRate.toLocaleString('en-US')} req/s`, `${f.p99Added >= 0 ? '+' : ''}${f.p99Added.toFixed(2)} ms (median of ${f.p99Differences.length} rounds: ${f.p99Differences.map(d => `${d >= 0 ? '+' : ''}${d}`).join(', ')} ms)`, verdict(f.p99Added <= 1)],
+    ['hot path throughput ≥ 0.85 × bare proxy', `${f.ratio.toFixed(3)} × (median of ${f.roundRatios.length} rounds: ${f.roundRatios.map(r => r.toFixed(2)).join(', ')})`, verdict(f.ratio >= 0.85)],
+    ['the same, per CPU second of the proxy process', `${cpuRatio.toFixed(3)} × (${f.cpuPerRequest.bareUs.toFixed(0)} µs → ${f.cpuPerRequest.hotUs.toFixed(0)} µs of CPU a request)`, verdict(cpuRatio >= 0.85)],
+    [`hot path p99 within 1 ms of bare proxy at ${f.fixedRate.toLocaleString('en-US')} req/s`, `${signed(f.p99Added)} ms (median of ${f.p99Differences.length} rounds: ${f.p99Differences.map(signed).join(', ')} ms)`, verdict(f.p99Added <= 1)],
     ['SSE added latency per event p99 ≤ 2 ms', `${signed(f.sse.addedP99)} ms (median of ${f.sse.addedP99s.length} windows: ${f.sse.addedP99s.map(signed).join(', ')} ms; the bare proxy in the same windows: ${signed(middle(f.sse.bareAddedP99s))} ms)`, verdict(f.sse.addedP99 <= 2)],
     [`${f.idle.asked.toLocaleString('en-US')} idle SSE streams, RSS growth ≤ 300 MB, none dropped`, `+${f.idle.rssGrowthMb.toFixed(0)} MB (${f.idle.kbPerStream.toFixed(1)} KB/stream), ${f.idle.opened}/${f.idle.asked} opened, ${f.idle.received}/${f.idle.asked} delivered`, verdict(f.idle.rssGrowthMb <= 300 && f.idle.received === f.idle.asked)],
     ['cold membership: WorkOS calls ≤ 1 per (user, org)', `${f.coldCalls.maxPerPair} (cold run), ${f.burstCalls.maxPerPair} (40 concurrent per new user)`, verdict(f.coldCalls.maxPerPair <= 1 && f.burstCalls.maxPerPair <= 1)]
