@@ -8,7 +8,7 @@ import autocannon from 'autocannon'
 import { freePort } from '../test/fixtures/process.ts'
 import { paced } from './paced.ts'
 import type { PacedResult } from './paced.ts'
-import { leastStolen, mergePaced, mergeSlices, parseCpuTimes, roundMs, sliceOrder, stolenShare } from './stats.ts'
+import { leastStolen, mergePaced, mergeSlices, middleBy, parseCpuTimes, roundMs, sliceOrder, stolenShare } from './stats.ts'
 import type { CpuTimes } from './stats.ts'
 import type { Side } from './stats.ts'
 
@@ -136,7 +136,7 @@ export async function load (url: string, opts: Partial<autocannon.Options> = {})
 
 /** The run with the median throughput. */
 export function median (runs: LoadResult[]): LoadResult {
-  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]
+  return middleBy(runs, r => r.rps)
 }
 
 export async function waitReady (url: string, seconds = 10): Promise<void> {
@@ -272,6 +272,31 @@ export interface StealFigures {
   max: number
 }
 
+/** Slices measured under the steal rule, and what the host took from the ones kept. */
+export interface StealLedger {
+  /** Runs `run`, again while the host took more than MAX_STEAL, and keeps the least stolen run. */
+  measure: <R>(run: () => Promise<R>) => Promise<R>
+  figures: () => StealFigures
+}
+
+export function stealLedger (): StealLedger {
+  const kept: number[] = []
+  let remeasured = 0
+  return {
+    async measure (run) {
+      const slice = await leastStolen(async () => {
+        const before = cpuTimes()
+        const result = await run()
+        return { result, steal: stolenShare(before, cpuTimes()) }
+      }, MAX_STEAL, STEAL_ATTEMPTS)
+      remeasured += slice.attempts - 1
+      kept.push(slice.steal)
+      return slice.result
+    },
+    figures: () => ({ slices: kept.length, remeasured, over: kept.filter(x => x > MAX_STEAL).length, max: Math.max(...kept) })
+  }
+}
+
 /** One line on what the host took from a set of rounds, for the console and the report alike. */
 export function describeSteal ({ slices, remeasured, over, max }: StealFigures): string {
   const kept = over === 0 ? 'every slice kept was under it' : `${over} kept over it all the same (every run of it was)`
@@ -303,12 +328,7 @@ interface RoundPlan<R extends LoadResult> {
 async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<R>): Promise<PairedRuns> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
-  const steal = { slices: 0, remeasured: 0, kept: [] as number[] }
-  const measured = async (side: Side, target: Target): Promise<{ result: R, steal: number }> => {
-    const before = cpuTimes()
-    const result = await plan.measure(side, target)
-    return { result, steal: stolenShare(before, cpuTimes()) }
-  }
+  const steal = stealLedger()
 
   for (let round = 0; round < plan.rounds; round++) {
     const p = await startProxies(s)
@@ -325,17 +345,13 @@ async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<
     // just before) falls on each side alike, and so does a drift of the machine's speed.
     // A slice the host took the CPUs away from is measured again (see leastStolen).
     for (const side of sliceOrder(round, plan.slices)) {
-      const slice = await leastStolen(async () => await measured(side, target[side]), MAX_STEAL, STEAL_ATTEMPTS)
-      runs[side].push(slice.result)
-      steal.slices++
-      steal.remeasured += slice.attempts - 1
-      steal.kept.push(slice.steal)
+      runs[side].push(await steal.measure(async () => await plan.measure(side, target[side])))
     }
     bareRuns.push(plan.merge(runs.bare))
     hotRuns.push(plan.merge(runs.hot))
     await p.stop()
   }
-  return { bareRuns, hotRuns, steal: { slices: steal.slices, remeasured: steal.remeasured, over: steal.kept.filter(x => x > MAX_STEAL).length, max: Math.max(...steal.kept) } }
+  return { bareRuns, hotRuns, steal: steal.figures() }
 }
 
 export interface FixedRateFigures extends PairedRuns {

@@ -3,8 +3,8 @@ import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
 import { renderChart } from './chart.ts'
-import { leastStolen, middle, percentile, stolenShare } from './stats.ts'
-import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, HEADERS, cpuTimes, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stopChildren, token, warmUp } from './harness.ts'
+import { middle, middleBy, percentile } from './stats.ts'
+import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, HEADERS, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stealLedger, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult, StealFigures } from './harness.ts'
 
 /**
@@ -22,7 +22,7 @@ const FIXED_ROUNDS = 7
 
 /** The run with the median p99. */
 function byP99 (runs: LoadResult[]): LoadResult {
-  return [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)]
+  return middleBy(runs, r => r.p99)
 }
 
 /** Reads an event stream, calling `onEvent` with each event's data and the time it arrived. */
@@ -129,24 +129,13 @@ async function sseWindow (urls: { direct: string, bare: string, gateway: string 
  */
 async function sseLatency (urls: { direct: string, bare: string, gateway: string }, headers: Record<string, string>, controlUrl: string): Promise<SseFigures> {
   const windows: SseWindow[] = []
-  const steal = { slices: 0, remeasured: 0, kept: [] as number[] }
-  for (let i = 0; i < SSE_WINDOWS; i++) {
-    const kept = await leastStolen(async () => {
-      const before = cpuTimes()
-      const result = await sseWindow(urls, headers, controlUrl)
-      return { result, steal: stolenShare(before, cpuTimes()) }
-    }, MAX_STEAL, STEAL_ATTEMPTS)
-    windows.push(kept.result)
-    steal.slices++
-    steal.remeasured += kept.attempts - 1
-    steal.kept.push(kept.steal)
-  }
-  const median = [...windows].sort((a, b) => a.addedP99 - b.addedP99)[Math.floor(windows.length / 2)]
+  const steal = stealLedger()
+  for (let i = 0; i < SSE_WINDOWS; i++) windows.push(await steal.measure(async () => await sseWindow(urls, headers, controlUrl)))
   return {
-    ...median,
+    ...middleBy(windows, w => w.addedP99),
     addedP99s: windows.map(w => w.addedP99),
     bareAddedP99s: windows.map(w => w.bareAddedP99),
-    steal: { slices: steal.slices, remeasured: steal.remeasured, over: steal.kept.filter(x => x > MAX_STEAL).length, max: Math.max(...steal.kept) }
+    steal: steal.figures()
   }
 }
 

@@ -19,6 +19,11 @@ export function middle (values: readonly number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 }
 
+/** The item whose `key` is the middle one (the upper of the two middle ones for an even count). */
+export function middleBy<T> (items: readonly T[], key: (item: T) => number): T {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.floor(items.length / 2)]
+}
+
 export type Side = 'bare' | 'hot'
 
 /**

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { leastStolen, mergePaced, mergeSlices, middle, parseCpuTimes, percentile, sliceOrder, stolenShare } from '../../bench/stats.ts'
+import { leastStolen, mergePaced, mergeSlices, middle, middleBy, parseCpuTimes, percentile, sliceOrder, stolenShare } from '../../bench/stats.ts'
 
 test('sliceOrder measures each side as often, in ABBA order, rounds taking turns at opening', async t => {
   t.same(sliceOrder(0, 1), ['bare', 'hot'])
@@ -31,6 +31,10 @@ test('percentile and middle', async t => {
   t.ok(Number.isNaN(percentile([], 50)))
   t.equal(middle([3, 1, 2]), 2)
   t.equal(middle([4, 1, 3, 2]), 3, 'the upper one of an even count')
+  const runs = [{ name: 'a', p99: 9 }, { name: 'b', p99: 2 }, { name: 'c', p99: 5 }, { name: 'd', p99: 7 }]
+  t.equal(middleBy(runs, r => r.p99).name, 'd', 'middleBy: the item with the middle key, the upper one of an even count')
+  t.equal(middleBy(runs.slice(0, 3), r => r.p99).name, 'c')
+  t.same(runs.map(r => r.name), ['a', 'b', 'c', 'd'], 'the items are left in their order')
 })
 
 test('mergePaced takes its percentiles over every sample of the slices, not the mean of theirs', async t => {
