@@ -79,8 +79,8 @@ const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNEC
 async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
   const pool: Pool.Options = {
-    // No cap: each open event stream holds a connection, and a cap (reply-from's default is 128)
-    // would queue the stream after it forever. Idle connections are still kept alive and reused.
+    // No cap (undici's default, said here on purpose): each open event stream holds a connection,
+    // and a cap would queue the stream after it forever. Idle connections are kept alive and reused.
     connections: null,
     pipelining: 1,
     keepAliveTimeout: 30_000,
