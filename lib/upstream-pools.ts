@@ -24,13 +24,29 @@ export class UpstreamPools extends Dispatcher {
     return (options.method === 'GET' ? this.events : this.calls).dispatch(options, handler)
   }
 
-  async close (): Promise<void> {
-    await Promise.all([this.events.close(), this.calls.close()])
+  /** Closes both pools once what is in flight has ended; the promise and the callback forms of undici's. */
+  close (): Promise<void>
+  close (callback: () => void): void
+  close (callback?: () => void): Promise<void> | void {
+    return settle(Promise.all([this.events.close(), this.calls.close()]), callback)
   }
 
-  async destroy (): Promise<void> {
-    await Promise.all([this.events.destroy(), this.calls.destroy()])
+  /** Ends both pools at once, failing what is in flight with `err`; each form of undici's. */
+  destroy (): Promise<void>
+  destroy (err: Error | null): Promise<void>
+  destroy (callback: () => void): void
+  destroy (err: Error | null, callback: () => void): void
+  destroy (errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const err = typeof errOrCallback === 'function' ? null : errOrCallback ?? null
+    return settle(Promise.all([this.events.destroy(err), this.calls.destroy(err)]), typeof errOrCallback === 'function' ? errOrCallback : callback)
   }
+}
+
+/** A promise, or (given a callback) nothing, the callback called as undici calls it: with the error, if any. */
+function settle (done: Promise<unknown>, callback: ((err?: unknown) => void) | undefined): Promise<void> | void {
+  const ended = done.then(() => {})
+  if (callback === undefined) return ended
+  ended.then(() => { callback() }, callback)
 }
 
 export function createUpstreamPools (origin: string, options: Pool.Options): UpstreamPools {

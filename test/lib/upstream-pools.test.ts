@@ -65,3 +65,36 @@ t.test('close waits for a call in flight, then both pools are closed', async t =
   t.ok(pools.events.closed && pools.calls.closed, 'both pools are closed')
   await t.rejects(pools.request({ path: '/', method: 'GET' }), { code: 'UND_ERR_DESTROYED' }, 'nothing more is sent')
 })
+
+t.test('close and destroy take a callback too, as any undici dispatcher does', async t => {
+  const held: Array<() => void> = []
+  const upstream = await listen((req, res) => {
+    req.resume()
+    held.push(() => res.end('late'))
+  })
+  t.teardown(() => upstream.close())
+
+  const closing = createUpstreamPools(upstream.url, OPTIONS)
+  const call = closing.request({ path: '/', method: 'POST', body: 'x' })
+  while (held.length === 0) await new Promise(resolve => setTimeout(resolve, 5))
+  const order: string[] = []
+  const closed = new Promise<unknown[]>(resolve => { closing.close((...args: unknown[]) => { order.push('closed'); resolve(args) }) })
+  await new Promise(resolve => setTimeout(resolve, 20))
+  order.push('answered')
+  held[0]()
+  t.equal(await (await call).body.text(), 'late', 'the call in flight was answered')
+  t.same(await closed, [], 'the callback came, with no error')
+  t.same(order, ['answered', 'closed'], 'only after the call in flight had ended')
+  t.ok(closing.events.closed && closing.calls.closed, 'both pools are closed')
+
+  const destroying = createUpstreamPools(upstream.url, OPTIONS)
+  const stream = destroying.request({ path: '/mcp/p/', method: 'GET' })
+  while (held.length === 1) await new Promise(resolve => setTimeout(resolve, 5))
+  const reason = new Error('gateway stopping')
+  const destroyed = new Promise<unknown[]>(resolve => { destroying.destroy(reason, (...args: unknown[]) => { resolve(args) }) })
+  await t.rejects(stream, reason, 'what was in flight fails with the reason given')
+  t.same(await destroyed, [], 'the callback came, with no error')
+  t.ok(destroying.events.destroyed && destroying.calls.destroyed, 'both pools are destroyed')
+  const again = await new Promise<unknown[]>(resolve => { destroying.close((...args: unknown[]) => { resolve(args) }) })
+  t.match(again[0], { code: 'UND_ERR_DESTROYED' }, 'closing a destroyed dispatcher gives the callback undici\'s error')
+})
