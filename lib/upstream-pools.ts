@@ -42,11 +42,14 @@ export class UpstreamPools extends Dispatcher {
   }
 }
 
-/** A promise, or (given a callback) nothing, the callback called as undici calls it: with the error, if any. */
-function settle (done: Promise<unknown>, callback: ((err?: unknown) => void) | undefined): Promise<void> | void {
+/**
+ * A promise, or (given a callback) nothing and the callback called as undici calls its own:
+ * `(null, null)` once done, `(err, null)` on an error.
+ */
+function settle (done: Promise<unknown>, callback: ((err: unknown, data: null) => void) | undefined): Promise<void> | void {
   const ended = done.then(() => {})
   if (callback === undefined) return ended
-  ended.then(() => { callback() }, callback)
+  ended.then(() => { callback(null, null) }, (err: unknown) => { callback(err, null) })
 }
 
 export function createUpstreamPools (origin: string, options: Pool.Options): UpstreamPools {
