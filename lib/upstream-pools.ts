@@ -9,6 +9,11 @@ import { Dispatcher, Pool } from 'undici'
  * open event stream is never free. With every stream in the same pool, each call walked past all
  * of them: with 2,000 streams open, the hot path's throughput halved (the bare proxy's too). Kept
  * apart, a call only walks past the other calls in flight.
+ *
+ * undici 8, not the 7 that reply-from brings: when a client leaves an event stream, the proxy
+ * aborts its upstream response, and undici 7 then opened a new connection for the request it had
+ * just dropped and left it idle, with no keep-alive timer to close it (nodejs/undici#5845): one
+ * stray TLS connection to Ragie for every stream a client left. undici 8 opens none.
  */
 export class UpstreamPools extends Dispatcher {
   readonly events: Pool

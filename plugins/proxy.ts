@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
 import type { Pool } from 'undici'
-import type { FastifyReplyFromHooks } from '@fastify/reply-from'
+import type { FastifyReplyFromHooks, FastifyReplyFromOptions } from '@fastify/reply-from'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -95,7 +95,9 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   await fastify.register(replyFrom, {
     base: c.upstreamOrigin,
     disableRequestLogging: true,
-    undici: upstreamPools
+    // reply-from's types name its own copy of undici (7); all it calls on ours is
+    // `request(options, callback)`, which undici 8 takes alike (lib/upstream-pools.ts says why 8).
+    undici: upstreamPools as unknown as FastifyReplyFromOptions['undici']
   })
 
   const streams = createStreamRegistry({ keepAliveMs: c.sseKeepAliveSeconds * 1000, idleTimeoutMs: c.sseIdleTimeoutSeconds * 1000 })

@@ -98,3 +98,39 @@ t.test('close and destroy take a callback too, as any undici dispatcher does', a
   const again = await new Promise<unknown[]>(resolve => { destroying.close((...args: unknown[]) => { resolve(args) }) })
   t.match(again, [{ code: 'UND_ERR_DESTROYED' }, null], 'closing a destroyed dispatcher gives the callback undici\'s error')
 })
+
+t.test('an event stream whose reader leaves closes its connection, and opens no other', async t => {
+  // undici 7's Client, once a response it was reading is aborted, opened a new connection for a
+  // request that no longer existed and left it idle, with no keep-alive timer to reap it: one
+  // stray connection to Ragie for every event stream a client left (nodejs/undici#5845).
+  const opened: number[] = []
+  const closed: number[] = []
+  const upstream = await listen((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.write(': open\n\n')
+  })
+  upstream.server.on('connection', socket => {
+    opened.push(socket.remotePort as number)
+    socket.on('close', () => closed.push(socket.remotePort as number))
+  })
+  const pools = createUpstreamPools(upstream.url, OPTIONS)
+  t.teardown(async () => {
+    await pools.destroy()
+    await upstream.close()
+  })
+
+  const streams = await Promise.all([1, 2].map(() => pools.request({ path: '/mcp/p/', method: 'GET' })))
+  for (const stream of streams) await once(stream.body, 'data')
+  t.equal(opened.length, 2, 'one connection a stream')
+  const streamPorts = [...opened].sort()
+  for (const stream of streams) {
+    stream.body.on('error', () => {})
+    stream.body.destroy()
+  }
+  while (closed.length < 2) await new Promise(resolve => setTimeout(resolve, 5))
+  t.same(closed.slice(0, 2).sort(), streamPorts, 'the upstream saw both streams\' connections close')
+  // A stray connection is opened at once after the abort; give it ample time to show.
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.equal(opened.length, 2, 'and no new connection was opened')
+  t.equal(pools.events.stats.connected, 0, 'the events pool holds no connection')
+})
