@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createStreamRegistry } from '../../lib/streams.ts'
+import { until } from '../fixtures/until.ts'
 
 /** Everything the client side receives, and whether it ended cleanly or with an error. */
 function collect (client: Readable): { text: () => string, ended: Promise<'end' | Error> } {
@@ -13,10 +14,6 @@ function collect (client: Readable): { text: () => string, ended: Promise<'end' 
     client.on('error', resolve)
   })
   return { text: () => Buffer.concat(chunks).toString(), ended }
-}
-
-async function until (test: () => boolean): Promise<void> {
-  while (!test()) await sleep(5)
 }
 
 t.test('an idle stream gets pings, never inside an event', async t => {

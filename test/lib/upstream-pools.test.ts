@@ -1,7 +1,9 @@
 import t from 'tap'
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createUpstreamPools } from '../../lib/upstream-pools.ts'
 import { listen } from '../fixtures/listen.ts'
+import { until } from '../fixtures/until.ts'
 
 const OPTIONS = { connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0 }
 
@@ -76,10 +78,10 @@ t.test('close and destroy take a callback too, as any undici dispatcher does', a
 
   const closing = createUpstreamPools(upstream.url, OPTIONS)
   const call = closing.request({ path: '/', method: 'POST', body: 'x' })
-  while (held.length === 0) await new Promise(resolve => setTimeout(resolve, 5))
+  await until(() => held.length === 1)
   const order: string[] = []
   const closed = new Promise<unknown[]>(resolve => { closing.close((...args: unknown[]) => { order.push('closed'); resolve(args) }) })
-  await new Promise(resolve => setTimeout(resolve, 20))
+  await sleep(20)
   order.push('answered')
   held[0]()
   t.equal(await (await call).body.text(), 'late', 'the call in flight was answered')
@@ -89,7 +91,7 @@ t.test('close and destroy take a callback too, as any undici dispatcher does', a
 
   const destroying = createUpstreamPools(upstream.url, OPTIONS)
   const stream = destroying.request({ path: '/mcp/p/', method: 'GET' })
-  while (held.length === 1) await new Promise(resolve => setTimeout(resolve, 5))
+  await until(() => held.length === 2)
   const reason = new Error('gateway stopping')
   const destroyed = new Promise<unknown[]>(resolve => { destroying.destroy(reason, (...args: unknown[]) => { resolve(args) }) })
   await t.rejects(stream, reason, 'what was in flight fails with the reason given')
@@ -127,10 +129,10 @@ t.test('an event stream whose reader leaves closes its connection, and opens no 
     stream.body.on('error', () => {})
     stream.body.destroy()
   }
-  while (closed.length < 2) await new Promise(resolve => setTimeout(resolve, 5))
+  await until(() => closed.length >= 2)
   t.same(closed.slice(0, 2).sort(), streamPorts, 'the upstream saw both streams\' connections close')
   // A stray connection is opened at once after the abort; give it ample time to show.
-  await new Promise(resolve => setTimeout(resolve, 200))
+  await sleep(200)
   t.equal(opened.length, 2, 'and no new connection was opened')
   t.equal(pools.events.stats.connected, 0, 'the events pool holds no connection')
 })

@@ -7,6 +7,7 @@ import { build, startFixtures, MEMBER, ORG, RAGIE_KEY } from '../helper.ts'
 import { createSessionBinder } from '../../lib/session.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
 import type { UpstreamRequest } from '../fixtures/upstream.ts'
+import { until } from '../fixtures/until.ts'
 
 const PARTITION = ORG.toLowerCase()
 const ECHO = `/${ORG}/mcp/raw/echo`
@@ -30,11 +31,6 @@ async function listening (t: TestContext, env: Record<string, string>): Promise<
   const app = await build(t, env)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-}
-
-/** Waits until `test` holds; the tap timeout bounds the wait. */
-async function until (test: () => boolean): Promise<void> {
-  while (!test()) await sleep(10)
 }
 
 t.test('upstream gets the Ragie key, and none of the client\'s credentials or hop-by-hop headers', async t => {
@@ -212,7 +208,7 @@ t.test('an event stream reaches the client as produced, unbuffered, and a client
   t.equal(upstream?.aborted, true, 'upstream request closed after the client left')
   t.equal(f.upstream.requests.length, 1, 'nothing was retried')
   // undici 7 opened a stray connection at once after such an abort (lib/upstream-pools.ts).
-  await new Promise(resolve => setTimeout(resolve, 200))
+  await sleep(200)
   t.equal(f.upstream.connections, connections, 'and no connection was opened to the upstream after it')
 })
 

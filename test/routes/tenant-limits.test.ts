@@ -7,6 +7,7 @@ import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { rawRequest } from '../fixtures/raw-http.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
+import { until } from '../fixtures/until.ts'
 
 const ECHO = `/${ORG}/mcp/raw/echo`
 const SSE = `/${ORG}/mcp/raw/sse`
@@ -16,11 +17,6 @@ async function listening (t: TestContext, env: Record<string, string>): Promise<
   const app = await build(t, env)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as AddressInfo).port
-}
-
-/** Waits until `test` holds; the tap timeout bounds the wait. */
-async function until (test: () => boolean): Promise<void> {
-  while (!test()) await sleep(10)
 }
 
 async function readAll (res: IncomingMessage): Promise<string> {
