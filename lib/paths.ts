@@ -48,8 +48,10 @@ const CREDENTIAL_PARAMS = new Set(['access_token'])
  * in the URL gets a 401 (tokens travel in the header only), and Ragie never sees the token.
  */
 export function withoutCredentials (query: string): string {
-  // The cheap test first: every spelling of the name, encoded or not, holds "access".
-  if (!query.toLowerCase().includes('access')) return query
+  // The cheap test first: a query with no escape spells its names as they read, and one without
+  // "access" names no credential. With an escape (`%61ccess_token` decodes to the name), every
+  // name is decoded and looked at.
+  if (!query.includes('%') && !query.toLowerCase().includes('access')) return query
   const kept = query.slice(1).split('&').filter(pair => {
     const name = pair.split('=', 1)[0]
     let decoded: string

@@ -11,6 +11,10 @@ t.test('a token in the query string is never passed to Ragie, the rest of the qu
     [`?a=1&access_token=${token}&b=%20`, '?a=1&b=%20'],
     [`?ACCESS_TOKEN=${token}&a=1`, '?a=1'],
     [`?access%5Ftoken=${token}`, ''],
+    // Encoded letters: no "access" is left to see, a query parser still reads access_token.
+    [`?%61ccess_token=${token}&a=1`, '?a=1'],
+    [`?a=1&acc%65ss%5Ftoken=${token}`, '?a=1'],
+    [`?%41CCESS_TOKEN=${token}`, ''],
     ['?access_token&z=2', '?z=2'],
     ['?x=access_token', '?x=access_token']
   ]) {
@@ -39,4 +43,6 @@ t.test('withoutCredentials leaves a query without credentials untouched', async 
   t.equal(withoutCredentials('?access_token=x'), '')
   t.equal(withoutCredentials('?access_token=%zz&a=1'), '?a=1')
   t.equal(withoutCredentials('?%zz=1&access_token=2'), '?%zz=1')
+  t.equal(withoutCredentials('?%61ccess_token=x&b=%20'), '?b=%20')
+  t.equal(withoutCredentials('?b=%41'), '?b=%41')
 })
