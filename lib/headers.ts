@@ -4,8 +4,11 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'])
 const CLIENT_CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization'])
 const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip'])
+// Answered by the gateway itself: Node's server sends the 100 Continue, then the gateway has the
+// whole body to pass on (and undici refuses to send Expect at all: every such call failed).
+const ANSWERED_HERE = ['expect']
 // Every name Ragie never receives from the client, in one set: one look-up a header on the hot path.
-const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING])
+const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING, ...ANSWERED_HERE])
 const NONE: readonly string[] = []
 
 export interface ForwardedFor {
