@@ -50,6 +50,8 @@ export const options: FastifyServerOptions & { exitOnConfigError: boolean } = {
   }
 }
 
+const CLIENT_CLOSED = 499
+
 const STATUS_ERRORS: Record<number, string> = {
   400: 'bad_request',
   404: 'not_found',
@@ -65,7 +67,7 @@ const STATUS_ERRORS: Record<number, string> = {
 
 /**
  * The gateway as one Fastify plugin: the error and not-found handlers, plugins/ (one concern
- * each), routes/, then the request log. Register it in any Fastify app, or run it with
+ * each), routes/, and the request log. Register it in any Fastify app, or run it with
  * `fastify start -o app.ts`.
  */
 export default async function gateway (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
@@ -93,6 +95,42 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
     return reply.code(404).send(errorBody('not_found', 'no such resource'))
   })
 
+  // Also the audit log: for an MCP request, the partition and the JSON-RPC method and tool. With
+  // the logger createServer made, the line is written directly (lib/request-log.ts); a logger of
+  // someone else's app gets it through log.info, whatever its options.
+  const direct = opts.directRequestLog === true && canWriteRequestLines(fastify.log)
+  function logRequest (request: FastifyRequest, reply: FastifyReply): void {
+    const rpc = request.rpcSummary()
+    const tenant = request.tenant
+    const line: RequestLine = {
+      method: request.method,
+      route: request.routeOptions.url ?? '(not found)',
+      org: tenant?.path.org,
+      user: tenant?.userId,
+      partition: tenant?.route?.partition,
+      rpcMethod: rpc.method,
+      tool: rpc.tool,
+      // 499 (as nginx logs it): the client left before any answer began.
+      status: reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED,
+      ms: Math.round(reply.elapsedTime * 10) / 10
+    }
+    if (direct) writeRequestLine(request.log, line)
+    else request.log.info(line, REQUEST_COMPLETED)
+  }
+
+  // Written when the response closes, not from Fastify's onResponse: that runs only for an answer
+  // that finished, so a request whose client left first got no line at all (SPEC §7: one line per
+  // request). Every MCP client ends its event stream that way. A response's 'close' comes once,
+  // either way. Added before the plugins and routes, so that it runs before any check can refuse
+  // the request. A callback hook, not an async one: no promise and no extra tick on every request.
+  fastify.addHook('onRequest', function logOnClose (request, reply, done) {
+    // A pino logger set above info writes no line: then there is nothing to gather for one.
+    const log = request.log as typeof request.log & { isLevelEnabled?: (level: string) => boolean }
+    if (typeof log.isLevelEnabled === 'function' && !log.isLevelEnabled('info')) return done()
+    reply.raw.on('close', () => { logRequest(request, reply) })
+    done()
+  })
+
   await fastify.register(AutoLoad, {
     dir: join(import.meta.dirname, 'plugins'),
     options: opts,
@@ -106,33 +144,6 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
     cascadeHooks: true,
     dirNameRoutePrefix: false,
     ignorePattern: /README/
-  })
-
-  // Also the audit log: for an MCP request, the partition and the JSON-RPC method and tool.
-  // A callback hook, not an async one: no promise and no extra tick on every response. With the
-  // logger createServer made, the line is written directly (lib/request-log.ts); a logger of
-  // someone else's app gets it through log.info, whatever its options.
-  const direct = opts.directRequestLog === true && canWriteRequestLines(fastify.log)
-  fastify.addHook('onResponse', function logRequest (request, reply, done) {
-    // A pino logger set above info writes no line: then there is nothing to gather for one.
-    const log = request.log as typeof request.log & { isLevelEnabled?: (level: string) => boolean }
-    if (typeof log.isLevelEnabled === 'function' && !log.isLevelEnabled('info')) return done()
-    const rpc = request.rpcSummary()
-    const tenant = request.tenant
-    const line: RequestLine = {
-      method: request.method,
-      route: request.routeOptions.url ?? '(not found)',
-      org: tenant?.path.org,
-      user: tenant?.userId,
-      partition: tenant?.route?.partition,
-      rpcMethod: rpc.method,
-      tool: rpc.tool,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10
-    }
-    if (direct) writeRequestLine(log, line)
-    else log.info(line, REQUEST_COMPLETED)
-    done()
   })
 }
 

@@ -19,7 +19,9 @@ export const errorCodes = {
   GW_INTERNAL: { statusCode: 500, error: 'internal_error' },
   GW_WEBHOOK_SIGNATURE: { statusCode: 401, error: 'invalid_signature' },
   GW_REVOCATION_UNAVAILABLE: { statusCode: 503, error: 'temporarily_unavailable' },
-  GW_RATE_LIMITED: { statusCode: 429, error: 'too_many_requests' }
+  GW_RATE_LIMITED: { statusCode: 429, error: 'too_many_requests' },
+  // Never seen by anyone (the client is gone): for the request log line and the metrics.
+  GW_CLIENT_CLOSED: { statusCode: 499, error: 'client_closed_request' }
 } as const
 
 export type ErrorCode = keyof typeof errorCodes

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** How a tenant request ended, as `mcp_gateway_requests_total{outcome}` counts it. */
-export const OUTCOMES = ['ok', 'unauthenticated', 'invalid_token', 'forbidden', 'not_found', 'rate_limited', 'upstream_error', 'unavailable', 'bad_request'] as const
+export const OUTCOMES = ['ok', 'unauthenticated', 'invalid_token', 'forbidden', 'not_found', 'rate_limited', 'upstream_error', 'unavailable', 'bad_request', 'client_closed'] as const
 export type Outcome = typeof OUTCOMES[number]
 
 const OUTCOME_OF_CODE: Record<string, Outcome> = {
@@ -17,7 +17,8 @@ const OUTCOME_OF_CODE: Record<string, Outcome> = {
   GW_UPSTREAM_UNREACHABLE: 'upstream_error',
   GW_UPSTREAM_TIMEOUT: 'upstream_error',
   GW_JWKS_UNAVAILABLE: 'unavailable',
-  GW_MEMBERSHIP_UNAVAILABLE: 'unavailable'
+  GW_MEMBERSHIP_UNAVAILABLE: 'unavailable',
+  GW_CLIENT_CLOSED: 'client_closed'
 }
 
 /**

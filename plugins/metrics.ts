@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createGatewayMetrics, outcomeOf } from '../lib/metrics.ts'
 import type { GatewayMetrics } from '../lib/metrics.ts'
 
@@ -38,11 +38,19 @@ async function metricsPlugin (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onError', async function noteRefusal (request, _reply, error) {
     refusals.set(request, (error as { code?: string }).code ?? 'unknown')
   })
-  fastify.addHook('onResponse', async function countRequest (request, reply) {
-    if (request.method === 'OPTIONS' || !TENANT_ROUTE.test(request.routeOptions.url ?? '')) return
+  // Counted when the response closes, as the request line is written (app.ts says why): an event
+  // stream the client leaves, and a request whose client left before any answer, count too.
+  function countRequest (request: FastifyRequest, reply: FastifyReply): void {
+    if (!reply.raw.headersSent) return metrics.request('client_closed', reply.elapsedTime / 1000)
     const code = refusals.get(request)
     metrics.request(outcomeOf(reply.statusCode, code), reply.elapsedTime / 1000)
     if (code === undefined) metrics.upstreamResponse(reply.statusCode)
+  }
+  fastify.addHook('onRequest', function countOnClose (request, reply, done) {
+    if (request.method !== 'OPTIONS' && TENANT_ROUTE.test(request.routeOptions.url ?? '')) {
+      reply.raw.on('close', () => { countRequest(request, reply) })
+    }
+    done()
   })
 
   const server = createServer((req, res) => {

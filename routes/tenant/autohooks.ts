@@ -120,6 +120,10 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
   }
 
   function checkRest (request: FastifyRequest, reply: FastifyReply, tenant: TenantState, userId: string, route: TenantRoute, membership: Membership | null): void {
+    // A client that left while the request waited (JWKS, WorkOS, Redis): Ragie is not asked to run
+    // a call nobody will read, and a stream takes no slot (its 'close' has been and gone, so the
+    // slot would never be given back).
+    if (reply.raw.destroyed) throw gatewayError('GW_CLIENT_CLOSED', 'the client closed the connection before the answer')
     const destination = checkMembership(tenant, userId, route, membership)
     checkSession(request, destination)
     limitStreams(request, reply, userId)

@@ -1,9 +1,12 @@
 import t from 'tap'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import gateway, { options } from '../../app.ts'
 import { captureLogs, startFixtures, MEMBER, ORG, RAGIE_KEY, WORKOS_KEY } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
+import { until } from '../fixtures/until.ts'
 
 async function buildLogged (t: TestContext, env: Record<string, string>, logs: ReturnType<typeof captureLogs>): Promise<FastifyInstance> {
   // The app's own server options: Fastify's request logging off, so each line here is the gateway's.
@@ -67,4 +70,27 @@ t.test('a refused request gets its one line too, with no method (its body was ne
   t.equal(lines.length, 1)
   t.match(lines[0], { status: 401, org: ORG })
   t.notOk('rpcMethod' in lines[0])
+})
+
+t.test('an event stream the client leaves gets its one line, when it leaves', async t => {
+  // How every MCP client ends its GET stream; Fastify's onResponse never runs for it.
+  const f = await startFixtures(t)
+  const logs = captureLogs()
+  const app = await buildLogged(t, f.env, logs)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const controller = new AbortController()
+  const res = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/${ORG}/mcp/raw/sse`, {
+    headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' },
+    signal: controller.signal
+  })
+  t.equal(res.status, 200)
+  await sleep(100)
+  t.equal(completed(logs.lines).length, 0, 'no line while the stream is open')
+  controller.abort()
+  await until(() => completed(logs.lines).length > 0)
+  await sleep(100)
+  const lines = completed(logs.lines)
+  t.equal(lines.length, 1, 'one line')
+  t.match(lines[0], { method: 'GET', route: '/:org/mcp/*', org: ORG, user: MEMBER, partition: ORG.toLowerCase(), status: 200, ms: Number })
+  t.ok((lines[0].ms as number) >= 100, 'its latency runs until the client left')
 })

@@ -92,6 +92,26 @@ t.test('mcp_gateway_open_streams counts event streams while they are open', asyn
   controller.abort()
   await reader.read().catch(() => {})
   t.ok(await eventually(async () => sample(await scrape(url), 'mcp_gateway_open_streams') === 0, 2000), 'and 0 once the client left')
+  t.equal(sample(await scrape(url), 'mcp_gateway_requests_total{outcome="ok"}'), 1, 'a stream the client left counts as answered')
+})
+
+t.test('a client that leaves before any answer counts as client_closed', async t => {
+  const f = await startFixtures(t)
+  f.workos.delayMs = 300
+  const { app, url } = await withMetrics(t, f.env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address() as { port: number }
+  const controller = new AbortController()
+  const left = fetch(`http://127.0.0.1:${address.port}/${ORG}/mcp/raw/echo`, { headers: { authorization: `Bearer ${f.token()}` }, signal: controller.signal }).catch(() => 'aborted')
+  t.ok(await eventually(async () => f.workos.calls.length > 0, 2000), 'the membership is being looked up')
+  controller.abort()
+  t.equal(await left, 'aborted')
+  t.ok(await eventually(async () => sample(await scrape(url), 'mcp_gateway_requests_total{outcome="client_closed"}') === 1, 2000), 'counted once')
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const text = await scrape(url)
+  t.equal(sample(text, 'mcp_gateway_requests_total{outcome="client_closed"}'), 1, 'and only once, after WorkOS answered')
+  t.equal(sample(text, 'mcp_gateway_requests_total{outcome="ok"}'), 0)
+  t.equal(f.upstream.requests.length, 0, 'nothing reached Ragie')
 })
 
 t.test('closing the app closes the metrics listener', async t => {

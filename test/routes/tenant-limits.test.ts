@@ -3,7 +3,9 @@ import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
+import Fastify from 'fastify'
+import gateway, { options } from '../../app.ts'
+import { build, captureLogs, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { rawRequest } from '../fixtures/raw-http.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
@@ -122,6 +124,43 @@ t.test('MAX_STREAMS_PER_USER: one stream too many gets 429 JSON with Retry-After
     again = await open(MEMBER)
   }
   t.equal(again.res.status, 200, 'a closed stream frees its slot')
+})
+
+t.test('a client that leaves while its membership is looked up takes no stream slot, and nothing reaches upstream', async t => {
+  const f = await startFixtures(t)
+  f.workos.delayMs = 300
+  const logs = captureLogs()
+  const app = Fastify({ ...options, logger: { level: 'info', stream: logs.stream } })
+  t.teardown(() => app.close())
+  await app.register(gateway, { env: { ...f.env, MAX_STREAMS_PER_USER: '1' } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  f.workos.addMembership({ userId: COLLEAGUE, organizationId: ORG, status: 'active', role: 'member' })
+  const authorization = `Bearer ${f.token(MEMBER)}`
+  // A stream (GET) and a call (POST, another user's: a membership is only looked up once), each
+  // abandoned before WorkOS has answered.
+  for (const init of [
+    { method: 'GET', headers: { authorization, accept: 'text/event-stream' } },
+    { method: 'POST', headers: { authorization: `Bearer ${f.token(COLLEAGUE)}`, 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' }
+  ]) {
+    const controller = new AbortController()
+    const calls = f.workos.calls.length
+    const left = fetch(`${base}${init.method === 'GET' ? SSE : ECHO}`, { ...init, signal: controller.signal }).catch(() => 'aborted')
+    await until(() => f.workos.calls.length > calls)
+    controller.abort()
+    t.equal(await left, 'aborted')
+    // WorkOS answers after the client has gone; the membership is cached from then on.
+    await sleep(500)
+  }
+  t.equal(f.upstream.requests.length, 0, 'nothing was sent to Ragie for a client that had left')
+  const lines = logs.lines.map(l => JSON.parse(l) as Record<string, unknown>).filter(l => l.msg === 'request completed')
+  t.same(lines.map(l => [l.method, l.status]), [['GET', 499], ['POST', 499]], 'each has its request line, with status 499')
+
+  f.workos.delayMs = 0
+  const controller = new AbortController()
+  t.teardown(() => controller.abort())
+  const stream = await fetch(`${base}${SSE}`, { headers: { authorization, accept: 'text/event-stream' }, signal: controller.signal })
+  t.equal(stream.status, 200, 'the abandoned stream left its slot free')
 })
 
 t.test('SSE keep-alive: an idle stream gets ": ping" frames, only between events', async t => {
