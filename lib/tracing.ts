@@ -31,7 +31,11 @@ export function createTracing (opts: TracingOptions): Tracing {
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.endpoint}/v1/traces` }), { scheduledDelayMillis: 1000 })]
   })
   provider.register()
-  const instrumentation = new FastifyOtel.FastifyOtelInstrumentation()
+  const instrumentation = new FastifyOtel.FastifyOtelInstrumentation({
+    // @fastify/otel sets url.path to the raw URL, query and all: a token sent as ?access_token=
+    // (refused, but sent) would go to the collector. The path alone, as OpenTelemetry defines it.
+    requestHook: (span, request) => { span.setAttribute('url.path', pathOf(request.url)) }
+  })
   instrumentation.setTracerProvider(provider)
   return {
     tracer: provider.getTracer('mcp-gateway'),
@@ -41,6 +45,12 @@ export function createTracing (opts: TracingOptions): Tracing {
       await provider.shutdown()
     }
   }
+}
+
+/** A request URL's path, without its query. */
+export function pathOf (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
 }
 
 /** Runs `fn` in a span of its own (a child of the active one); a throw marks the span as failed. */

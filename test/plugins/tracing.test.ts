@@ -58,6 +58,19 @@ t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, a request is traced with spans for ver
   for (const secret of [token, RAGIE_KEY, MEMBER]) t.notOk(exported.includes(secret), 'no token, key or user id in the spans')
 })
 
+t.test('a token in the query string never reaches the collector: the request span has the path alone', async t => {
+  const f = await startFixtures(t)
+  const collector = await startCollector(t)
+  const app = await build(t, { ...f.env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url })
+  const token = f.token()
+  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/echo?access_token=${token}&a=1` })
+  t.equal(res.statusCode, 401)
+  t.ok(await eventually(() => collector.spans.some(s => s.name === 'request'), 5000))
+  const request = collector.spans.find(s => s.name === 'request') as ExportedSpan
+  t.same(request.attributes.find(a => a.key === 'url.path')?.value, { stringValue: `/${ORG}/mcp/raw/echo` })
+  t.notOk(collector.bodies.join('\n').includes(token.split('.')[2]), 'no part of the token was exported')
+})
+
 t.test('an incoming traceparent is continued', async t => {
   const f = await startFixtures(t)
   const collector = await startCollector(t)
