@@ -27,13 +27,20 @@ export function checkClaims (payload: Record<string, unknown>, resource: string,
     if (typeof a !== 'string') throw invalid('the token aud claim is malformed')
     if (a === resource || a === rule.clientId || rule.extraAudiences.includes(a)) {
       accepted = true
-    } else if (a.startsWith(rule.baseUrl + '/')) {
-      // Another resource of this gateway: a token minted for one tenant never opens another.
+    } else if (a.startsWith(rule.baseUrl + '/') || namesAPathOf(a, rule.baseUrl)) {
+      // Another resource of this gateway, in any spelling of its origin (`HTTPS://GW…`, `:443`):
+      // a token minted for one tenant never opens another.
       throw invalid('the token audience is not this resource')
     }
   }
   if (!accepted) throw invalid('the token audience is not this resource')
   return { userId: sub }
+}
+
+/** Whether `audience` is a URL of this gateway's origin (as the URL parser normalises it) with a path. */
+function namesAPathOf (audience: string, origin: string): boolean {
+  const url = URL.parse(audience)
+  return url !== null && url.origin === origin && url.pathname !== '/'
 }
 
 function invalid (description: string): GatewayError {

@@ -69,6 +69,21 @@ t.test('checkClaims refuses another tenant\'s resource, even beside an accepted 
   assertInvalid(t, () => check({ aud: [CLIENT, `${BASE}/${OTHER}/mcp/extra`] }))
 })
 
+t.test('checkClaims refuses another tenant\'s resource in any spelling of the gateway\'s origin', async t => {
+  const { host, protocol } = new URL(BASE)
+  const port = protocol === 'https:' ? 443 : 80
+  for (const other of [
+    `${protocol}//${host.toUpperCase()}/${OTHER}/mcp`,
+    `${protocol.toUpperCase()}//${host}/${OTHER}/mcp`,
+    `${protocol}//${host}:${port}/${OTHER}/mcp`,
+    `${protocol}//${host}/./${OTHER}/mcp`
+  ]) {
+    assertInvalid(t, () => check({ aud: [CLIENT, other] }), other)
+  }
+  t.same(check({ aud: [CLIENT, BASE] }), { userId: 'user_1' }, 'the gateway as a whole names no tenant')
+  t.same(check({ aud: [CLIENT, 'https://elsewhere.test/org_x/mcp'] }), { userId: 'user_1' }, 'another origin is not ours to judge')
+})
+
 t.test('checkClaims refuses a malformed aud array', async t => {
   assertInvalid(t, () => check({ aud: [CLIENT, 7] }))
   assertInvalid(t, () => check({ aud: [null, CLIENT] }))
