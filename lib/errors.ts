@@ -15,6 +15,7 @@ export const errorCodes = {
   GW_TOO_MANY_STREAMS: { statusCode: 429, error: 'too_many_requests' },
   GW_UPSTREAM_UNREACHABLE: { statusCode: 502, error: 'bad_gateway' },
   GW_UPSTREAM_TIMEOUT: { statusCode: 504, error: 'gateway_timeout' },
+  GW_UPSTREAM_REFUSED: { statusCode: 502, error: 'bad_gateway' },
   GW_BAD_REQUEST: { statusCode: 400, error: 'bad_request' },
   GW_INTERNAL: { statusCode: 500, error: 'internal_error' },
   GW_WEBHOOK_SIGNATURE: { statusCode: 401, error: 'invalid_signature' },

@@ -9,6 +9,9 @@ const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto',
 const ANSWERED_HERE = ['expect']
 // Every name Ragie never receives from the client, in one set: one look-up a header on the hot path.
 const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING, ...ANSWERED_HERE])
+// Ragie's cookies, and its auth challenge: that is about the gateway's key, and the gateway owns
+// the challenges its clients get (one naming Ragie's metadata would send them to sign in there).
+const NOT_TO_CLIENT = new Set(['set-cookie', 'www-authenticate'])
 const NONE: readonly string[] = []
 
 export interface ForwardedFor {
@@ -48,14 +51,14 @@ export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, apiKey: s
 }
 
 /**
- * The headers the client receives: Ragie's minus cookies, hop-by-hop and CORS (the gateway owns
- * its CORS policy), and event streams marked never to be buffered.
+ * The headers the client receives: Ragie's minus cookies, hop-by-hop, its auth challenge and CORS
+ * (the gateway owns its CORS policy), and event streams marked never to be buffered.
  */
 export function clientResponseHeaders (incoming: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const drop = connectionTokens(incoming.connection)
   const out: OutgoingHttpHeaders = {}
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'set-cookie' || name.startsWith('access-control-') || drop.includes(name)) continue
+    if (HOP_BY_HOP.has(name) || NOT_TO_CLIENT.has(name) || name.startsWith('access-control-') || drop.includes(name)) continue
     out[name] = incoming[name]
   }
   const type = incoming['content-type']

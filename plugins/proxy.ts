@@ -123,6 +123,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
     onResponse: (_request, reply, raw) => {
       const res = raw as unknown as UpstreamResponse
+      if (reply.statusCode === 401) return refused(reply, res)
       const type = res.headers['content-type']
       const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
       reply.send(isStream ? streams.track(res.stream) : res.stream)
@@ -135,6 +136,18 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
         ? gatewayError('GW_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time')
         : gatewayError('GW_UPSTREAM_UNREACHABLE', 'the MCP server could not be reached'))
     }
+  }
+
+  /**
+   * Ragie refused the gateway's own key (Ragie never sees the user's token): passed on, the 401
+   * would make every MCP client sign in again, in a loop. A 502 for the client, and a line for the
+   * operator; nothing of Ragie's answer goes on.
+   */
+  function refused (reply: Parameters<NonNullable<FastifyReplyFromHooks['onResponse']>>[1], res: UpstreamResponse): void {
+    res.stream.destroy()
+    for (const name in res.headers) reply.removeHeader(name)
+    reply.log.error({ partition: reply.request.tenant?.route?.partition }, 'Ragie refused the gateway\'s API key (401): check RAGIE_API_KEY, or the apiKeyEnv of this organization\'s mapping')
+    reply.send(gatewayError('GW_UPSTREAM_REFUSED', 'the MCP server refused the gateway\'s credentials'))
   }
 
   function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {

@@ -4,7 +4,7 @@ import { request } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, startFixtures, MEMBER, ORG, RAGIE_KEY } from '../helper.ts'
+import { build, captureLogs, startFixtures, MEMBER, ORG, RAGIE_KEY } from '../helper.ts'
 import { createSessionBinder } from '../../lib/session.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
 import type { UpstreamRequest } from '../fixtures/upstream.ts'
@@ -187,6 +187,31 @@ t.test('upstream status codes pass unchanged, and a 503 is not retried', async t
       t.equal(f.upstream.requests.length - before, 1, `${method} ${code}: upstream got exactly one request`)
     }
   }
+})
+
+t.test('Ragie refusing the gateway\'s key (401) is a 502 for the client, never a challenge to sign in again', async t => {
+  // Ragie only ever sees the gateway's key: its 401 says the key is wrong, not the user's token.
+  // Passed on, every MCP client would take it for its own token and loop through sign-in (or
+  // follow Ragie's challenge to Ragie's own authorization server).
+  const f = await startFixtures(t)
+  const logs = captureLogs()
+  const app = await build(t, f.env, { logger: { level: 'info', stream: logs.stream } })
+  const authorization = `Bearer ${f.token()}`
+  for (const method of ['GET', 'POST'] as const) {
+    const res = await app.inject({ method, url: `/${ORG}/mcp/raw/status/401`, headers: { authorization } })
+    t.equal(res.statusCode, 502, `${method}: 502`)
+    t.same(res.json(), { error: 'bad_gateway', error_description: 'the MCP server refused the gateway\'s credentials' })
+    t.equal(res.headers['www-authenticate'], undefined, 'no challenge')
+    t.equal(res.headers['x-upstream'], undefined, 'none of the refusal\'s headers')
+  }
+  t.equal(f.upstream.requests.length, 2)
+  const refused = logs.lines.filter(l => l.includes('refused the gateway\'s API key'))
+  t.equal(refused.length, 2, 'the operator is told, once a request')
+  t.notOk(logs.lines.join('\n').includes(RAGIE_KEY), 'without the key')
+
+  const forbidden = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/status/403`, headers: { authorization } })
+  t.equal(forbidden.statusCode, 403, 'a 403 passes, as other statuses do')
+  t.equal(forbidden.headers['www-authenticate'], undefined, 'but never Ragie\'s challenge')
 })
 
 t.test('upstream Set-Cookie and Access-Control-* headers are dropped, others pass', async t => {
