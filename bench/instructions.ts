@@ -8,10 +8,14 @@ import { ORG, load, startServers, stopChildren } from './harness.ts'
  * `npm run bench:instructions`: machine instructions a request costs in the bare proxy and in the
  * gateway's hot path, counted by valgrind's callgrind. Unlike seconds, the count hardly moves with
  * what else this shared machine is doing, so a change to the hot path shows even when it is
- * smaller than the noise of `npm run bench:hot`. Slow (each proxy runs under valgrind).
+ * smaller than the noise of `npm run bench:hot`. Slow (each proxy runs under valgrind: ~3 minutes).
  */
-const WARM = Number(process.env.BENCH_WARM_REQUESTS ?? 4000)
-const COUNTED = Number(process.env.BENCH_COUNTED_REQUESTS ?? 2000)
+// A warm-up long enough that the counted window is the steady state: after 4,000 requests the
+// gateway was still compiling, promoting and running its first full collection, and one run counted
+// 792k instructions a request where the steady state is ~430k. Each proxy still varies by a few
+// percent with the collections that fall in the window.
+const WARM = Number(process.env.BENCH_WARM_REQUESTS ?? 20_000)
+const COUNTED = Number(process.env.BENCH_COUNTED_REQUESTS ?? 5000)
 const out = mkdtempSync(join(tmpdir(), 'callgrind-'))
 const servers = await startServers(['valgrind', '--tool=callgrind', '--instr-atstart=no', ...(process.env.BENCH_CACHE_SIM === '1' ? ['--cache-sim=yes'] : []), `--callgrind-out-file=${out}/%p.out`])
 

@@ -566,8 +566,9 @@ round to round: the one measured second has been idle meanwhile, and an idle pro
 its next load with one of the spells above.
 \`npm run bench:hot\` repeats only that comparison;
 \`npm run bench:instructions\` counts the instructions a request costs under valgrind: the bare
-proxy's count repeats to 0.1%, the gateway's varied from 367k to 546k between runs today (a
-collection of the young generation falls in the counted window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
+proxy's count repeated to 0.1% and to 2.7%, the gateway's to 2.6% (386.8k, 386.7k and 376.4k
+against 437.5k, 426.4k and 433.3k on 2026-12-03: 1.10 to 1.15 ×; collections fall in the counted
+window or not), so compare several. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
