@@ -41,6 +41,10 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
   const domain = opts.issuer + '/'
   const getJwks = buildGetJwks({ issuersWhitelist: [domain], ttl: opts.cacheTtlMs, max: 50 })
   const pems = new WeakMap<object, string>()
+  // The key set of the last good fetch, with no TTL: what a token may still be checked against
+  // while AuthKit is down, however long (get-jwks' own stale copy expires one TTL after the fresh
+  // entry does). Replaced whole by the next good fetch, so a key AuthKit retires goes with it.
+  let lastGood = new Map<string, JWK>()
   let inflight: Promise<void> | null = null
   let lastFetchAt = -Infinity
   let lastFetchFailed = false
@@ -49,27 +53,40 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
 
   async function fetchKeys (): Promise<void> {
     fetches++
-    lastFetchAt = now()
     lastFetchFailed = true
-    let body: { keys?: unknown }
     try {
-      body = await fetchJson(doFetch, opts.jwksUrl, opts.timeoutMs) as { keys?: unknown }
-      if (!Array.isArray(body.keys)) throw new Error('no keys')
-    } catch {
-      throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
-    }
-    lastFetchFailed = false
-    for (const jwk of body.keys as JWK[]) {
-      if (jwk?.kty !== 'RSA' || typeof jwk.kid !== 'string' || (jwk.alg !== undefined && jwk.alg !== 'RS256')) continue
-      if (jwk.use !== undefined && jwk.use !== 'sig') continue
+      let body: { keys?: unknown }
       try {
-        toPem(jwk)
+        body = await fetchJson(doFetch, opts.jwksUrl, opts.timeoutMs) as { keys?: unknown }
+        if (!Array.isArray(body.keys)) throw new Error('no keys')
       } catch {
-        continue
+        throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
       }
-      getJwks.cache.set(cacheKey(jwk.kid), jwk)
+      const usable = new Map<string, JWK>()
+      for (const jwk of body.keys as JWK[]) {
+        if (jwk?.kty !== 'RSA' || typeof jwk.kid !== 'string' || (jwk.alg !== undefined && jwk.alg !== 'RS256')) continue
+        if (jwk.use !== undefined && jwk.use !== 'sig') continue
+        try {
+          toPem(jwk)
+        } catch {
+          continue
+        }
+        usable.set(jwk.kid, jwk)
+      }
+      // A set with no key this gateway can use is AuthKit failing, not every token turning
+      // invalid: a 503, and the keys of the last good fetch stay.
+      if (usable.size === 0) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+      lastFetchFailed = false
+      // A key the new set no longer lists is retired: not served again, even while its cache entry lasts.
+      for (const kid of lastGood.keys()) if (!usable.has(kid)) getJwks.cache.delete(cacheKey(kid))
+      lastGood = usable
+      for (const [kid, jwk] of usable) getJwks.cache.set(cacheKey(kid), jwk)
+      ready = true
+    } finally {
+      // From the end of the fetch: a JWKS that hangs until the timeout must not leave the
+      // backoff already spent, with every request waiting out the next timeout.
+      lastFetchAt = now()
     }
-    ready = true
   }
 
   function refresh (): Promise<void> {
@@ -102,7 +119,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     const key = cacheKey(kid)
     const fresh = getJwks.cache.get(key) as JWK | undefined
     if (fresh !== undefined) return toPem(fresh)
-    const stale = getJwks.staleCache.get(key) as JWK | undefined
+    const stale = lastGood.get(kid)
     if (stale !== undefined) {
       // A known key whose cache entry aged out: kept while AuthKit is down (retried once per
       // backoff, not per request), dropped once AuthKit answers without it (retired).
@@ -110,7 +127,6 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
       try { await refresh() } catch { return toPem(stale) }
       const renewed = getJwks.cache.get(key) as JWK | undefined
       if (renewed !== undefined) return toPem(renewed)
-      getJwks.staleCache.delete(key)
       throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
     }
     // A flood of made-up kids costs one fetch per cooldown; after a failed fetch the answer is

@@ -227,6 +227,67 @@ t.test('a known key is still served when its cache entry aged out and AuthKit is
   t.equal(authkit.jwksRequests, 4)
 })
 
+t.test('a known key is served for as long as AuthKit stays down, not only one more TTL', async t => {
+  const { authkit, store, clock } = await setup(t, { cacheTtlMs: 50 })
+  const key = authkit.key
+  await store.refresh()
+  authkit.jwksMode = 'down'
+  for (let i = 0; i < 4; i++) {
+    // Each turn: several TTLs of real time (the caches), past the failure backoff (the store's clock).
+    await sleep(120)
+    clock.ms += 2000
+    t.equal(await store.getKey(header(key.kid)), pemOf(key), `the last good key, ${(i + 1) * 120} ms into the outage`)
+  }
+  t.equal(authkit.jwksRequests, 5, 'AuthKit was tried once a backoff')
+})
+
+t.test('a JWKS that hangs until the timeout starts the backoff when it fails, not when it started', async t => {
+  const { authkit, store, clock } = await setup(t, { timeoutMs: 200 })
+  authkit.jwksMode = 'hang'
+  const first = store.refresh()
+  // The timeout is longer than the backoff (3 s and 2 s by default).
+  clock.ms += 3000
+  await rejectsWith(t, first, 'GW_JWKS_UNAVAILABLE', 'the hanging fetch')
+  const started = Date.now()
+  await rejectsWith(t, store.getKey(header(authkit.key.kid)), 'GW_JWKS_UNAVAILABLE', 'a look-up right after')
+  t.ok(Date.now() - started < 150, 'answered at once, without waiting out another timeout')
+  t.equal(authkit.jwksRequests, 1, 'no second fetch within the backoff')
+})
+
+t.test('a JWKS with no key this gateway can use counts as a failed fetch, and the last good keys stay', async t => {
+  const authkit = await startAuthKit()
+  t.teardown(() => authkit.close())
+  const good = authkit.key
+  let keys: unknown[] = [{ ...good.publicKey.export({ format: 'jwk' }), kid: good.kid, alg: 'RS256', use: 'sig' }]
+  const jwks = await listen((_req, res) => sendJson(res, 200, { keys }))
+  t.teardown(() => jwks.close())
+  const clock = { ms: 1_000_000 }
+  const store = createKeyStore({ issuer: authkit.issuer, jwksUrl: jwks.url, timeoutMs: 2000, cacheTtlMs: 50, refetchCooldownMs: COOLDOWN_MS, now: () => clock.ms })
+  keys = []
+  await rejectsWith(t, store.refresh(), 'GW_JWKS_UNAVAILABLE', 'an empty key set')
+  t.equal(store.ready, false, 'not ready on an empty set')
+  keys = [{ ...good.publicKey.export({ format: 'jwk' }), kid: good.kid, alg: 'RS256', use: 'sig' }]
+  clock.ms += 2000
+  await store.refresh()
+  t.equal(store.ready, true)
+  keys = [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'ec', alg: 'ES256' }]
+  await sleep(120)
+  clock.ms += COOLDOWN_MS
+  t.equal(await store.getKey(header(good.kid)), pemOf(good), 'a set of unusable keys is a failure: the last good key is served')
+})
+
+t.test('a key the next fetch no longer lists is refused at once, though its cache entry would last', async t => {
+  const { authkit, store, clock } = await setup(t)
+  const old = authkit.key
+  await store.refresh()
+  const next = authkit.addKey()
+  authkit.retire(old.kid)
+  clock.ms += COOLDOWN_MS
+  t.equal(await store.getKey(header(next.kid)), pemOf(next), 'the new key, found by one fetch')
+  await rejectsWith(t, store.getKey(header(old.kid)), 'GW_TOKEN_INVALID', 'the retired kid')
+  t.equal(authkit.jwksRequests, 2)
+})
+
 t.test('a known key whose cache entry aged out is refreshed when AuthKit is up', async t => {
   const { authkit, store } = await setup(t, { cacheTtlMs: 50 })
   const key = authkit.key
