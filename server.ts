@@ -90,6 +90,12 @@ async function main (): Promise<void> {
   }
   process.on('SIGTERM', () => { shutdown('SIGTERM').catch(() => process.exit(1)) })
   process.on('SIGINT', () => { shutdown('SIGINT').catch(() => process.exit(1)) })
+  // SIGHUP reloads the mapping file (plugins/partitions.ts). Without one, or once shutdown has
+  // taken that listener away, Node's default would end the process on the spot, with no drain:
+  // a fleet-wide `kill -HUP` must never do that.
+  process.on('SIGHUP', () => {
+    if (config.mappingFile === undefined) fastify.log.info('SIGHUP: no mapping file to reload')
+  })
 }
 
 await main()

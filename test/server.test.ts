@@ -192,6 +192,18 @@ t.test('SIGHUP reloads the mapping file of a running server.ts', async t => {
   t.equal((await proc.exited).code, 0)
 })
 
+t.test('SIGHUP without a mapping file neither ends server.ts nor stops it serving', async t => {
+  const f = await startFixtures(t)
+  const proc = startServer(t, [], serverEnv(f))
+  const port = await proc.listening
+  proc.child.kill('SIGHUP')
+  await untilLogged(proc, /no mapping file to reload/)
+  const res = await fetch(`http://127.0.0.1:${port}/${ORG}/mcp/raw/echo`, { headers: { authorization: `Bearer ${f.token(MEMBER)}` } })
+  t.equal(res.status, 200, 'still serving')
+  proc.child.kill('SIGTERM')
+  t.same(await proc.exited, { code: 0, signal: null }, 'and it ends only by its own shutdown')
+})
+
 /** The accept queue the kernel gave a listening socket: `ss` shows it as Send-Q. */
 function acceptQueueLimit (port: number): number {
   const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim()
