@@ -124,6 +124,22 @@ export interface Config {
   mappingWatch: boolean
 }
 
+// Settings that become timers: Node's take at most 2^31 - 1 ms (24.8 days), and fire after 1 ms
+// past it, so SSE_IDLE_TIMEOUT=9999999 would end every stream at once, SSE_KEEPALIVE would ping
+// every millisecond and SHUTDOWN_GRACE_SECONDS would cut the drain short.
+const TIMER_SECONDS = ['SSE_KEEPALIVE', 'SSE_IDLE_TIMEOUT', 'SHUTDOWN_GRACE_SECONDS'] as const
+const MAX_TIMER_SECONDS = 2_000_000
+// lru-cache allocates its slots up front: 10^8 would be gigabytes, and an out-of-memory crash
+// rather than one clear line.
+const MAX_MEMBERSHIP_CACHE = 1_000_000
+
+function checkBounds (e: Partial<Record<string, string>>): void {
+  for (const name of TIMER_SECONDS) {
+    if (Number(e[name] ?? 0) > MAX_TIMER_SECONDS) throw new ConfigError(`${name} must be at most ${MAX_TIMER_SECONDS} seconds (23 days)`)
+  }
+  if (Number(e.MEMBERSHIP_CACHE_MAX ?? 0) > MAX_MEMBERSHIP_CACHE) throw new ConfigError(`MEMBERSHIP_CACHE_MAX must be at most ${MAX_MEMBERSHIP_CACHE} entries`)
+}
+
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const raw = pickEnv(env)
@@ -135,6 +151,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name} must be ${description}`)
   }
   const e = raw as Env
+  checkBounds(e)
   const upstream = parseUrl('RAGIE_MCP_SERVER_URL', e.RAGIE_MCP_SERVER_URL, true)
   const issuer = trimSlash(parseUrl('WORKOS_AUTHORIZATION_SERVER_URL', e.WORKOS_AUTHORIZATION_SERVER_URL, true).href)
   const baseUrl = parseUrl('BASE_URL', e.BASE_URL, false)

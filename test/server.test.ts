@@ -131,6 +131,19 @@ t.test('start-up failures: one clear line and a non-zero exit', async t => {
     assertOneClearLine(t, proc, /LISTEN_BACKLOG must be a positive whole number of connections/)
   })
 
+  await t.test('a timer setting past what Node\'s timers take, and a cache too large to allocate', async t => {
+    for (const [name, value, message] of [
+      ['SSE_IDLE_TIMEOUT', '9999999', /SSE_IDLE_TIMEOUT must be at most 2000000 seconds/],
+      ['SSE_KEEPALIVE', '2147484', /SSE_KEEPALIVE must be at most 2000000 seconds/],
+      ['SHUTDOWN_GRACE_SECONDS', '999999999', /SHUTDOWN_GRACE_SECONDS must be at most 2000000 seconds/],
+      ['MEMBERSHIP_CACHE_MAX', '100000000', /MEMBERSHIP_CACHE_MAX must be at most 1000000 entries/]
+    ] as const) {
+      const proc = startServer(t, [], serverEnv(f, { [name]: value }))
+      t.equal((await proc.exited).code, 1, name)
+      assertOneClearLine(t, proc, message)
+    }
+  })
+
   await t.test('unknown flag', async t => {
     const proc = startServer(t, ['--nope'], serverEnv(f))
     t.equal((await proc.exited).code, 1)
