@@ -34,6 +34,7 @@ export const EnvSchema = Type.Object({
   MEMBERSHIP_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
   MEMBERSHIP_NEGATIVE_TTL_SECONDS: Type.Optional(integer('a whole number of seconds')),
   MEMBERSHIP_CACHE_MAX: Type.Optional(positive('a positive whole number of entries')),
+  MEMBERSHIP_LOOKUPS_PER_USER_PER_MIN: Type.Optional(integer('a whole number of look-ups per minute (0: no limit)')),
   WORKOS_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
   WORKOS_MAX_RETRIES: Type.Optional(integer('a whole number')),
   METADATA_TIMEOUT_MS: Type.Optional(positive('a positive whole number of milliseconds')),
@@ -93,6 +94,7 @@ export interface Config {
   membershipTtlSeconds: number
   membershipNegativeTtlSeconds: number
   membershipCacheMax: number
+  membershipLookupsPerUserPerMin: number
   workosTimeoutMs: number
   workosMaxRetries: number
   metadataTimeoutMs: number
@@ -180,6 +182,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     membershipTtlSeconds: Number(e.MEMBERSHIP_TTL_SECONDS ?? 60),
     membershipNegativeTtlSeconds: Number(e.MEMBERSHIP_NEGATIVE_TTL_SECONDS ?? 10),
     membershipCacheMax: Number(e.MEMBERSHIP_CACHE_MAX ?? 10000),
+    membershipLookupsPerUserPerMin: Number(e.MEMBERSHIP_LOOKUPS_PER_USER_PER_MIN ?? 120),
     workosTimeoutMs: Number(e.WORKOS_TIMEOUT_MS ?? 3000),
     workosMaxRetries: Number(e.WORKOS_MAX_RETRIES ?? 0),
     metadataTimeoutMs: Number(e.METADATA_TIMEOUT_MS ?? 3000),

@@ -40,6 +40,12 @@ export interface MembershipCacheOptions {
   shared?: SharedMembershipStore
   /** Told when the shared store failed (a read refused the request, a write was skipped). */
   onSharedError?: (err: Error) => void
+  /**
+   * Look-ups at the source one user may cause a minute (0: no limit). Past it, that user's
+   * uncached (user, org) pairs get 429 until the minute ends; cached answers still come.
+   */
+  lookupsPerUserPerMinute?: number
+  now?: () => number
 }
 
 /** Look-ups so far: answered from a cache tier, from the source, or not at all. */
@@ -65,6 +71,16 @@ export interface MembershipCache {
 }
 
 const NOT_A_MEMBER = Object.freeze({ member: false }) as { member: false }
+const MINUTE_MS = 60_000
+
+/** A user used up their look-ups for this minute: a 429, not the source failing. */
+class LookupBudgetSpent extends Error {
+  readonly retryAfterSeconds: number
+  constructor (retryAfterSeconds: number) {
+    super('too many membership look-ups for this user')
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
 
 /**
  * A bounded cache in front of a lookup: members for `ttlMs`, non-members for `negativeTtlMs`,
@@ -77,6 +93,25 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   const stats: MembershipStats = { hit: 0, miss: 0, error: 0 }
   // Bumped by every eviction: a look-up that started before one must not cache what it learnt.
   let evictions = 0
+  // Each user's look-ups at the source in the current minute. Any signed-in user may name any
+  // organization in the URL: without a budget, one token and made-up organization ids cost one
+  // WorkOS call a request, until WorkOS rate-limits the gateway's key and every uncached user
+  // gets 503. Bounded like the cache; a user pushed out simply starts a new minute.
+  const budget = opts.lookupsPerUserPerMinute ?? 0
+  const now = opts.now ?? Date.now
+  const spent = new LRUCache<string, { since: number, count: number }>({ max: opts.max })
+
+  function charge (userId: string): void {
+    if (budget <= 0) return
+    const t = now()
+    let used = spent.get(userId)
+    if (used === undefined || t - used.since >= MINUTE_MS) {
+      used = { since: t, count: 0 }
+      spent.set(userId, used)
+    }
+    if (used.count >= budget) throw new LookupBudgetSpent(Math.max(1, Math.ceil((used.since + MINUTE_MS - t) / 1000)))
+    used.count++
+  }
 
   function keep (key: string, entry: MembershipEntry, ttlMs: number): void {
     // lru-cache reads a ttl of 0 as "never expires"; an operator who sets 0 means "do not cache".
@@ -101,6 +136,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
         return { entry: found.entry, cached: true }
       }
     }
+    charge(userId)
     const membership = await opts.lookup(userId, organizationId)
     const entry: MembershipEntry = membership === null ? NOT_A_MEMBER : { member: true, membership }
     const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
@@ -128,7 +164,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
         else stats.miss++
         return r.entry
       }, err => {
-        stats.error++
+        if (!(err instanceof LookupBudgetSpent)) stats.error++
         throw err
       }).finally(() => inflight.delete(key))
       inflight.set(key, pending)
@@ -137,6 +173,9 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     try {
       entry = await pending
     } catch (err) {
+      if (err instanceof LookupBudgetSpent) {
+        throw gatewayError('GW_RATE_LIMITED', 'too many organizations looked up for this user, retry later', { 'retry-after': String(err.retryAfterSeconds) })
+      }
       const retryAfter = err instanceof MembershipUnavailableError && err.retryAfterSeconds !== undefined
         ? err.retryAfterSeconds
         : opts.retryAfterSeconds

@@ -32,6 +32,7 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
     ttlMs: c.membershipTtlSeconds * 1000,
     negativeTtlMs: c.membershipNegativeTtlSeconds * 1000,
     max: c.membershipCacheMax,
+    lookupsPerUserPerMinute: c.membershipLookupsPerUserPerMin,
     retryAfterSeconds: c.retryAfterSeconds,
     shared: redis === null ? undefined : createRedisMembershipStore(redis),
     onSharedError: err => fastify.log.warn({ reason: err.message }, 'shared membership cache failed')

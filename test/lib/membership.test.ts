@@ -287,3 +287,31 @@ t.test('a shared store that cannot answer fails closed: 503, and the source is n
   t.same(errors, ['connection refused'])
   t.equal(cache.stats.error, 1)
 })
+
+t.test('a user who looks up too many organizations a minute gets 429 for new ones; cached answers still come', async t => {
+  const { lookup, calls } = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const clock = { ms: 1_000_000 }
+  const cache = cacheFor(lookup, { lookupsPerUserPerMinute: 3, now: () => clock.ms })
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.equal(await cache.get(MEMBER, 'org_made_up_1'), null)
+  t.equal(await cache.get(MEMBER, 'org_made_up_2'), null)
+  clock.ms += 20_000
+  const refused = await failure(cache.get(MEMBER, 'org_made_up_3'))
+  t.equal(refused.statusCode, 429)
+  t.equal(refused.code, 'GW_RATE_LIMITED')
+  t.equal(refused.headers['retry-after'], '40', 'until the minute of the first look-up ends')
+  t.equal(calls.length, 3, 'the source was not asked past the budget')
+  t.same(cache.get(MEMBER, ORG), { roles: ['member'] }, 'a cached answer still comes, at once')
+  t.equal(await cache.get(STRANGER, 'org_made_up_3'), null, 'another user has a budget of their own')
+  t.same(cache.stats, { hit: 1, miss: 4, error: 0 }, 'a refusal is not a failure of the source')
+  clock.ms += 40_000
+  t.equal(await cache.get(MEMBER, 'org_made_up_3'), null, 'a new minute, a new budget')
+  t.equal(calls.length, 5)
+})
+
+t.test('without a budget, look-ups are not limited', async t => {
+  const { lookup, calls } = source()
+  const cache = cacheFor(lookup, { lookupsPerUserPerMinute: 0 })
+  for (let i = 0; i < 50; i++) t.equal(await cache.get(MEMBER, `org_${i}`), null)
+  t.equal(calls.length, 50)
+})

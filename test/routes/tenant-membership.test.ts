@@ -238,3 +238,22 @@ t.test('a mapping file does not change who is a member', async t => {
   t.equal(upstreamCount(f), 0)
   t.match(f.workos.calls[0], { organizationId: ORG, userId: STRANGER }, 'WorkOS is asked about the organization id, not the partition')
 })
+
+t.test('a signed-in user naming made-up organizations costs WorkOS at most MEMBERSHIP_LOOKUPS_PER_USER_PER_MIN calls a minute', async t => {
+  // Any AuthKit user may put any organization id in the URL (the client id is a valid audience
+  // for every tenant): each new one was a WorkOS call, until WorkOS rate-limited the gateway.
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, MEMBERSHIP_LOOKUPS_PER_USER_PER_MIN: '3' })
+  const authorization = `Bearer ${f.token(MEMBER)}`
+  const get = (org: string) => app.inject({ method: 'GET', url: `/${org}/mcp/raw/echo`, headers: { authorization } })
+  t.equal((await get(ORG)).statusCode, 200, 'their own organization')
+  const statuses: number[] = []
+  for (let i = 0; i < 6; i++) statuses.push((await get(`org_01MADEUP${i}`)).statusCode)
+  t.same(statuses, [403, 403, 429, 429, 429, 429], 'two more look-ups, then 429')
+  const refused = await get('org_01MADEUPX')
+  t.same(refused.json(), { error: 'too_many_requests', error_description: 'too many organizations looked up for this user, retry later' })
+  t.ok(Number(refused.headers['retry-after']) > 0 && Number(refused.headers['retry-after']) <= 60, 'with Retry-After')
+  t.equal(f.workos.calls.length, 3, 'WorkOS was called three times in all')
+  t.equal((await get(ORG)).statusCode, 200, 'their own organization, cached, still works')
+  t.equal(upstreamCount(f), 2, 'only the member\'s two requests reached Ragie')
+})
