@@ -23,6 +23,11 @@ export interface KeyStore {
   getKey: (header: { kid?: unknown, alg?: unknown }) => Promise<string>
   /** Fetches the JWKS now (one fetch at a time), seeding every key it holds. */
   refresh: () => Promise<void>
+  /**
+   * The same, but within the backoff after a failed fetch it fails at once without fetching: for
+   * callers anyone may repeat at will (a readiness probe on the public port).
+   */
+  retry: () => Promise<void>
   /** True once a JWKS fetch has succeeded. */
   readonly ready: boolean
   /** How many JWKS fetches were started. */
@@ -94,6 +99,11 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     return inflight
   }
 
+  function retry (): Promise<void> {
+    if (lastFetchFailed && coolingDown()) return Promise.reject(gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched'))
+    return refresh()
+  }
+
   function cacheKey (kid: string): string {
     return getJwks.generateCacheKey('RS256', kid, domain)
   }
@@ -144,6 +154,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
   return {
     getKey,
     refresh,
+    retry,
     get ready () { return ready },
     get fetches () { return fetches }
   }

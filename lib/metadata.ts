@@ -51,6 +51,12 @@ export interface AuthServerMetadata {
   get: () => Promise<AuthServerDocument>
 }
 
+const FAILURE_BACKOFF_MS = 2000
+
+function unavailable (): Error {
+  return gatewayError('GW_METADATA_UNAVAILABLE', 'the authorization server metadata is unavailable, try again later', { 'retry-after': '5' })
+}
+
 /**
  * Fetches AuthKit's authorization server metadata with a timeout, caches it for `ttlMs`, serves
  * the last good copy when AuthKit fails, and never mistakes an error body for the document.
@@ -61,6 +67,9 @@ export function createAuthServerMetadata (opts: AuthServerMetadataOptions): Auth
   let good: AuthServerDocument | null = null
   let fetchedAt = -Infinity
   let inflight: Promise<AuthServerDocument> | null = null
+  // With no good copy yet, a failure is the answer for FAILURE_BACKOFF_MS: these documents are
+  // public, and a loop of requests must not drive a loop of fetches to AuthKit.
+  let failedAt = -Infinity
 
   async function load (): Promise<AuthServerDocument> {
     try {
@@ -77,13 +86,15 @@ export function createAuthServerMetadata (opts: AuthServerMetadataOptions): Auth
         fetchedAt = now() - opts.ttlMs * 0.9
         return good
       }
-      throw gatewayError('GW_METADATA_UNAVAILABLE', 'the authorization server metadata is unavailable, try again later', { 'retry-after': '5' })
+      failedAt = now()
+      throw unavailable()
     }
   }
 
   return {
     async get () {
       if (good !== null && now() - fetchedAt < opts.ttlMs) return good
+      if (good === null && now() - failedAt < FAILURE_BACKOFF_MS) throw unavailable()
       inflight ??= load().finally(() => { inflight = null })
       return inflight
     }

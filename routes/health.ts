@@ -13,8 +13,9 @@ const health: FastifyPluginAsyncTypebox = async function (fastify) {
 
   fastify.get('/readyz', { schema: { response: { 200: StatusSchema, 503: ErrorSchema } } }, async function () {
     if (!fastify.keyStore.ready) {
-      // Each probe is also a retry, within the key store's own single flight.
-      await fastify.keyStore.refresh().catch(() => {})
+      // Each probe is also a retry, within the key store's single flight and its 2 s backoff
+      // after a failure: a loop of probes (anyone can send them) drives no loop of fetches.
+      await fastify.keyStore.retry().catch(() => {})
       if (!fastify.keyStore.ready) throw gatewayError('GW_NOT_READY', 'the signing keys have not been fetched yet')
     }
     return { status: 'ready' }

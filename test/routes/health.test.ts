@@ -1,4 +1,5 @@
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { build, startFixtures } from '../helper.ts'
 
 t.test('/healthz answers 200 without auth or any dependency', async t => {
@@ -36,10 +37,22 @@ t.test('/readyz answers 503 JSON while the JWKS cannot be fetched, and 200 once 
   t.ok(tried >= 1, 'the keys were tried')
 
   f.authkit.jwksMode = 'ok'
+  // Past the 2 s backoff after a failed fetch.
+  await sleep(2100)
   const res = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(res.statusCode, 200, 'ready as soon as AuthKit answers')
   t.same(res.json(), { status: 'ready' })
   t.ok(f.authkit.jwksRequests > tried, 'the probe fetched the keys again')
+})
+
+t.test('a loop of /readyz probes while AuthKit fails drives no loop of JWKS fetches', async t => {
+  const f = await startFixtures(t)
+  f.authkit.jwksMode = 'down'
+  const app = await build(t, f.env)
+  await app.inject({ method: 'GET', url: '/readyz' })
+  const tried = f.authkit.jwksRequests
+  for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503)
+  t.equal(f.authkit.jwksRequests, tried, 'no fetch within the 2 s backoff')
 })
 
 t.test('/readyz answers 503 when the JWKS hangs past JWKS_TIMEOUT_MS', async t => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MEMBER, ORG, build, startFixtures } from '../helper.ts'
@@ -52,7 +53,8 @@ t.test('once the JWKS is back, the token that got 503 is accepted', async t => {
   const token = f.token()
   assertUnavailable(t, f, await call(app, token))
   f.authkit.jwksMode = 'ok'
-  // Readiness retries the fetch at once, without waiting for the failure backoff.
+  // Past the 2 s backoff after the failed fetch (readiness keeps it too: anyone may probe).
+  await sleep(2100)
   await warmedUp(t, app)
   const res = await call(app, token)
   t.equal(res.statusCode, 200, res.body)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { build, startFixtures, ORG, BASE_URL } from '../helper.ts'
 
 const DISCOVERY = ['oauth-authorization-server', 'openid-configuration'] as const
@@ -135,6 +136,19 @@ t.test('AuthKit down before any good copy: 503 JSON, never a 200', async t => {
     t.notOk(res.body.includes('127.0.0.1'), 'the answer does not name AuthKit\'s address')
     t.notOk(res.body.includes('bad_gateway'), 'AuthKit\'s own error body is not passed on')
   }
+})
+
+t.test('AuthKit down before any good copy: a loop of requests drives one fetch per 2 s, not a loop of fetches', async t => {
+  const f = await startFixtures(t)
+  f.authkit.metadataMode = 'down'
+  const app = await build(t, f.env)
+  const url = '/.well-known/oauth-authorization-server'
+  for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: 'GET', url })).statusCode, 503)
+  t.equal(f.authkit.metadataRequests, 1, 'one fetch')
+  f.authkit.metadataMode = 'ok'
+  await sleep(2100)
+  t.equal((await app.inject({ method: 'GET', url })).statusCode, 200, 'AuthKit back: served after the backoff')
+  t.equal(f.authkit.metadataRequests, 2)
 })
 
 t.test('AuthKit answering 200 with an error body: 503, never a 200', async t => {
