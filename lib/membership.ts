@@ -101,6 +101,25 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   const now = opts.now ?? Date.now
   const spent = new LRUCache<string, { since: number, count: number }>({ max: opts.max })
 
+  // WorkOS answered "too many requests, come back in N s": until then it is not asked again (each
+  // uncached look-up gets 503 at once, with what is left of N), rather than deepen the limit.
+  let pausedUntil = -Infinity
+
+  async function fromSource (userId: string, organizationId: string): Promise<Membership | null> {
+    const t = now()
+    if (t < pausedUntil) throw new MembershipUnavailableError('the membership source asked us to wait', Math.ceil((pausedUntil - t) / 1000))
+    charge(userId)
+    try {
+      return await opts.lookup(userId, organizationId)
+    } catch (err) {
+      // Only a rate limit comes with a Retry-After (lib/workos.ts).
+      if (err instanceof MembershipUnavailableError && err.retryAfterSeconds !== undefined) {
+        pausedUntil = Math.max(pausedUntil, now() + err.retryAfterSeconds * 1000)
+      }
+      throw err
+    }
+  }
+
   function charge (userId: string): void {
     if (budget <= 0) return
     const t = now()
@@ -136,8 +155,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
         return { entry: found.entry, cached: true }
       }
     }
-    charge(userId)
-    const membership = await opts.lookup(userId, organizationId)
+    const membership = await fromSource(userId, organizationId)
     const entry: MembershipEntry = membership === null ? NOT_A_MEMBER : { member: true, membership }
     const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
     if (generation === evictions && ttl > 0) {

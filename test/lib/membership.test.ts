@@ -168,13 +168,16 @@ t.test('concurrent look-ups of one (user, org) share one call', async t => {
 
 t.test('concurrent look-ups that fail all get 503, and the next one asks again', async t => {
   const s = source({ [`${MEMBER}@${ORG}`]: new MembershipUnavailableError('down', 3) })
-  const cache = cacheFor(s.lookup)
+  const clock = { ms: 1_000_000 }
+  const cache = cacheFor(s.lookup, { now: () => clock.ms })
   const release = s.hold()
   const pending = Array.from({ length: 5 }, () => failure(cache.get(MEMBER, ORG)))
   release()
   const errors = await Promise.all(pending)
   t.equal(s.calls.length, 1)
   t.ok(errors.every(e => e.statusCode === 503 && e.headers['retry-after'] === '3'))
+  // Once the source's own Retry-After has passed.
+  clock.ms += 3000
   s.answers[`${MEMBER}@${ORG}`] = { roles: ['member'] }
   t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
   t.equal(s.calls.length, 2)
@@ -314,4 +317,28 @@ t.test('without a budget, look-ups are not limited', async t => {
   const cache = cacheFor(lookup, { lookupsPerUserPerMinute: 0 })
   for (let i = 0; i < 50; i++) t.equal(await cache.get(MEMBER, `org_${i}`), null)
   t.equal(calls.length, 50)
+})
+
+t.test('after a rate limit with Retry-After, the source is not asked again until it has passed', async t => {
+  const { lookup, calls, answers } = source({ [`${MEMBER}@${ORG}`]: new MembershipUnavailableError('rate limited', 7) })
+  const clock = { ms: 1_000_000 }
+  const cache = cacheFor(lookup, { now: () => clock.ms })
+  t.equal((await failure(cache.get(MEMBER, ORG))).headers['retry-after'], '7')
+  clock.ms += 3000
+  const paused = await failure(cache.get(STRANGER, OTHER_ORG))
+  t.equal(paused.statusCode, 503, 'another user, at once')
+  t.equal(paused.headers['retry-after'], '4', 'with what is left of the wait')
+  t.equal(calls.length, 1, 'the source was not asked')
+  clock.ms += 4000
+  answers[`${MEMBER}@${ORG}`] = { roles: ['member'] }
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] }, 'asked again once the wait is over')
+  t.equal(calls.length, 2)
+})
+
+t.test('a failure without Retry-After does not pause the source', async t => {
+  const { lookup, calls } = source({ [`${MEMBER}@${ORG}`]: new MembershipUnavailableError('down') })
+  const cache = cacheFor(lookup)
+  await failure(cache.get(MEMBER, ORG))
+  t.equal(await cache.get(STRANGER, ORG), null)
+  t.equal(calls.length, 2)
 })

@@ -115,6 +115,14 @@ t.test('WorkOS rate-limiting gets 503 with its own Retry-After', async t => {
   t.equal(res.statusCode, 503, res.body)
   t.equal(res.headers['retry-after'], '7')
   t.equal(upstreamCount(f), 0)
+  // WorkOS asked for 7 s: another user's look-up within them does not call it.
+  f.workos.addMembership({ userId: ADMIN, organizationId: ORG, status: 'active', role: 'admin' })
+  f.workos.mode = 'ok'
+  const calls = f.workos.calls.length
+  const other = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/echo`, headers: { authorization: `Bearer ${f.token(ADMIN)}` } })
+  t.equal(other.statusCode, 503, 'another user within the wait')
+  t.ok(Number(other.headers['retry-after']) <= 7)
+  t.equal(f.workos.calls.length, calls, 'WorkOS was not asked')
 })
 
 t.test('WorkOS not answering gets 503 after the configured timeout', async t => {
