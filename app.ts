@@ -4,7 +4,7 @@ import AutoLoad from '@fastify/autoload'
 import Fastify, { LogController } from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.ts'
-import { GatewayError, errorBody } from './lib/errors.ts'
+import { GatewayError, errorBody, errorCodes } from './lib/errors.ts'
 import { createLogDestination } from './lib/log-destination.ts'
 import { REQUEST_COMPLETED, canWriteRequestLines, writeRequestLine } from './lib/request-log.ts'
 import type { RequestLine } from './lib/request-log.ts'
@@ -49,8 +49,6 @@ export const options: FastifyServerOptions & { exitOnConfigError: boolean } = {
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]']
   }
 }
-
-const CLIENT_CLOSED = 499
 
 const STATUS_ERRORS: Record<number, string> = {
   400: 'bad_request',
@@ -111,7 +109,7 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
       rpcMethod: rpc.method,
       tool: rpc.tool,
       // 499 (as nginx logs it): the client left before any answer began.
-      status: reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED,
+      status: reply.raw.headersSent ? reply.statusCode : errorCodes.GW_CLIENT_CLOSED.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10
     }
     if (direct) writeRequestLine(request.log, line)

@@ -7,6 +7,10 @@ import { fetchJson } from './fetch-json.ts'
 
 const FAILURE_BACKOFF_MS = 2000
 
+function unavailable (): Error {
+  return gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+}
+
 export interface KeyStoreOptions {
   issuer: string
   jwksUrl: string
@@ -65,7 +69,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
         body = await fetchJson(doFetch, opts.jwksUrl, opts.timeoutMs) as { keys?: unknown }
         if (!Array.isArray(body.keys)) throw new Error('no keys')
       } catch {
-        throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+        throw unavailable()
       }
       const usable = new Map<string, JWK>()
       for (const jwk of body.keys as JWK[]) {
@@ -80,7 +84,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
       }
       // A set with no key this gateway can use is AuthKit failing, not every token turning
       // invalid: a 503, and the keys of the last good fetch stay.
-      if (usable.size === 0) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+      if (usable.size === 0) throw unavailable()
       lastFetchFailed = false
       // A key the new set no longer lists is retired: not served again, even while its cache entry lasts.
       for (const kid of lastGood.keys()) if (!usable.has(kid)) getJwks.cache.delete(cacheKey(kid))
@@ -100,7 +104,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
   }
 
   function retry (): Promise<void> {
-    if (lastFetchFailed && coolingDown()) return Promise.reject(gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched'))
+    if (lastFetchFailed && coolingDown()) return Promise.reject(unavailable())
     return refresh()
   }
 
@@ -142,7 +146,7 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     // A flood of made-up kids costs one fetch per cooldown; after a failed fetch the answer is
     // 503 (we could not check), after a good one the kid is simply unknown.
     if (coolingDown()) {
-      if (lastFetchFailed) throw gatewayError('GW_JWKS_UNAVAILABLE', 'the signing keys could not be fetched')
+      if (lastFetchFailed) throw unavailable()
       throw gatewayError('GW_TOKEN_INVALID', 'the token is signed with an unknown key')
     }
     await refresh()

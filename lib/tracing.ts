@@ -48,7 +48,7 @@ export function createTracing (opts: TracingOptions): Tracing {
 }
 
 /** A request URL's path, without its query. */
-export function pathOf (url: string): string {
+function pathOf (url: string): string {
   const q = url.indexOf('?')
   return q === -1 ? url : url.slice(0, q)
 }
