@@ -3,8 +3,6 @@ import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify from 'fastify'
-import gateway, { options } from '../../app.ts'
 import { build, captureLogs, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { rawRequest } from '../fixtures/raw-http.ts'
@@ -15,8 +13,8 @@ const ECHO = `/${ORG}/mcp/raw/echo`
 const SSE = `/${ORG}/mcp/raw/sse`
 const COLLEAGUE = 'user_01COLLEAGUE0000000000000'
 
-async function listening (t: TestContext, env: Record<string, string>): Promise<number> {
-  const app = await build(t, env)
+async function listening (t: TestContext, env: Record<string, string>, serverOptions: Record<string, unknown> = {}): Promise<number> {
+  const app = await build(t, env, serverOptions)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as AddressInfo).port
 }
@@ -130,11 +128,8 @@ t.test('a client that leaves while its membership is looked up takes no stream s
   const f = await startFixtures(t)
   f.workos.delayMs = 300
   const logs = captureLogs()
-  const app = Fastify({ ...options, logger: { level: 'info', stream: logs.stream } })
-  t.teardown(() => app.close())
-  await app.register(gateway, { env: { ...f.env, MAX_STREAMS_PER_USER: '1' } })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const port = await listening(t, { ...f.env, MAX_STREAMS_PER_USER: '1' }, { logger: { level: 'info', stream: logs.stream } })
+  const base = `http://127.0.0.1:${port}`
   f.workos.addMembership({ userId: COLLEAGUE, organizationId: ORG, status: 'active', role: 'member' })
   const authorization = `Bearer ${f.token(MEMBER)}`
   // A stream (GET) and a call (POST, another user's: a membership is only looked up once), each
