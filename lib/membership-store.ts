@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { RedisLink } from './redis.ts'
 import type { MembershipEntry, SharedMembershipStore } from './membership.ts'
 
@@ -14,37 +15,100 @@ interface Stored {
   expiresAt: number
 }
 
-function userKey (link: RedisLink, userId: string): string {
+/*
+ * The layout, per user (the braces keep a user's keys in one hash slot):
+ *
+ *   membership:{<user>}:g          the user's generation: a random token
+ *   membership:{<user>}:o:<org>    "<generation> <answer JSON>", expiring with the answer
+ *
+ * An answer counts only while its generation is the user's current one. A revocation replaces the
+ * generation, so every answer written before it is dead at once, and so is any answer whose
+ * look-up began before it: the write checks, in one script, that the generation is still the one
+ * read before the look-up. That closes the race where another instance asked WorkOS just before
+ * a revocation and, its answer arriving after, wrote "member" back for the whole fleet.
+ *
+ * Each answer is a key of its own with its own expiry, so a user who keeps naming new
+ * organizations holds only the answers still alive, never a growing list. The generation key
+ * lives at least as long as the answers written under it; when it expires, they have too.
+ */
+function userTag (link: RedisLink, userId: string): string {
+  return `${link.keyPrefix}membership:{${userId}}`
+}
+
+/** The per-user hash of the releases before generations; deleted at every revocation for them. */
+function legacyKey (link: RedisLink, userId: string): string {
   return `${link.keyPrefix}membership:${userId}`
 }
 
-/**
- * Memberships in Redis: one hash per user, a field per organization holding the answer and when
- * it expires (Redis 7.0 has no expiry per field). The hash itself expires with the last answer
- * written, which may drop an older field early: that costs a look-up, never a stale answer.
- */
-export function createRedisMembershipStore (link: RedisLink): SharedMembershipStore {
+/** A generation a revocation sets starts with `r`; one the first write for a user sets, with `w`. */
+function freshGeneration (by: 'r' | 'w'): string {
+  return by + randomBytes(12).toString('base64url')
+}
+
+// KEYS: generation, answer. ARGV: the generation read before the look-up ('' when there was none),
+// a fresh generation, the answer JSON, its TTL in ms. Writes nothing when a revocation came since.
+// A `w` generation found where there was none was set by another write, not by a revocation (it
+// would have replaced it with an `r` one, kept longer than any look-up): the answer still counts.
+const WRITE = `
+local g = redis.call('GET', KEYS[1])
+if not g then
+  if ARGV[1] ~= '' then return 0 end
+  g = ARGV[2]
+  redis.call('SET', KEYS[1], g, 'PX', ARGV[4])
+elseif g ~= ARGV[1] and not (ARGV[1] == '' and string.sub(g, 1, 1) == 'w') then
+  return 0
+end
+redis.call('SET', KEYS[2], g .. ' ' .. ARGV[3], 'PX', ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`
+
+export interface RedisMembershipStoreOptions {
+  /**
+   * How long a revocation's generation is kept: longer than any look-up can take, so a look-up
+   * that began before the revocation always finds it changed.
+   */
+  revocationHoldMs: number
+}
+
+/** The shared tier in Redis, and the revocations that invalidate it for every instance. */
+export interface RedisMembershipStore extends SharedMembershipStore {
+  /** Makes every answer stored for the user dead, including any whose look-up is under way. */
+  revoke: (userId: string) => Promise<void>
+}
+
+export function createRedisMembershipStore (link: RedisLink, opts: RedisMembershipStoreOptions): RedisMembershipStore {
   return {
     async get (userId, organizationId) {
-      const raw = await link.client.hget(userKey(link, userId), organizationId)
-      if (raw === null) return undefined
-      const stored = JSON.parse(raw) as Stored
+      const tag = userTag(link, userId)
+      const [generation, raw] = await link.client.mget(`${tag}:g`, `${tag}:o:${organizationId}`)
+      const version = generation ?? ''
+      if (generation === null || raw === null) return { version }
+      const space = raw.indexOf(' ')
+      if (raw.slice(0, space) !== generation) return { version }
+      const stored = JSON.parse(raw.slice(space + 1)) as Stored
       const ttlMs = stored.expiresAt - Date.now()
-      if (ttlMs <= 0) return undefined
+      if (ttlMs <= 0) return { version }
       const entry: MembershipEntry = stored.roles === null ? { member: false } : { member: true, membership: { roles: stored.roles } }
-      return { entry, ttlMs }
+      return { found: { entry, ttlMs }, version }
     },
-    async set (userId, organizationId, entry, ttlMs) {
+    async set (userId, organizationId, entry, ttlMs, version) {
       const stored: Stored = { roles: entry.member ? [...entry.membership.roles] : null, expiresAt: Date.now() + ttlMs }
-      const key = userKey(link, userId)
-      await link.client.multi().hset(key, organizationId, JSON.stringify(stored)).pexpire(key, ttlMs).exec()
+      const tag = userTag(link, userId)
+      await link.client.eval(WRITE, 2, `${tag}:g`, `${tag}:o:${organizationId}`, version, freshGeneration('w'), JSON.stringify(stored), Math.ceil(ttlMs))
+    },
+    async revoke (userId) {
+      await link.client.multi()
+        .set(`${userTag(link, userId)}:g`, freshGeneration('r'), 'PX', opts.revocationHoldMs)
+        .del(legacyKey(link, userId))
+        .exec()
     }
   }
 }
 
 /** Evictions published to every instance of the fleet, this one included. */
 export interface EvictionBus {
-  /** Deletes the shared answers, then tells every instance to drop its own copy. */
+  /** Invalidates the shared answers, then tells every instance to drop its own copy. */
   publish: (eviction: Eviction) => Promise<void>
   close: () => Promise<void>
 }
@@ -53,23 +117,27 @@ function channel (link: RedisLink): string {
   return `${link.keyPrefix}membership:evict`
 }
 
-/** Subscribes to the fleet's eviction channel; each message is handed to `onEviction`. */
-export function createEvictionBus (link: RedisLink, onEviction: (eviction: Eviction) => void): EvictionBus {
+/**
+ * Subscribes to the fleet's eviction channel; each message is handed to `onEviction`. A message
+ * from an instance of a release before generations (no `"v": 2`) cleared only the old hash: the
+ * instance that receives it also revokes in `store`, so a rolling upgrade loses no revocation.
+ */
+export function createEvictionBus (link: RedisLink, store: RedisMembershipStore, onEviction: (eviction: Eviction) => void): EvictionBus {
   const name = channel(link)
   function onMessage (from: string, message: string): void {
     if (from !== name) return
     const parsed = parseEviction(message)
-    if (parsed !== null) onEviction(parsed)
+    if (parsed === null) return
+    if (!parsed.current) store.revoke(parsed.eviction.userId).catch(() => {})
+    onEviction(parsed.eviction)
   }
   link.subscriber.on('message', onMessage)
   // The subscriber queues the command until it is connected, and re-subscribes after a reconnect.
   link.subscriber.subscribe(name).catch(() => {})
   return {
     async publish (eviction) {
-      const key = userKey(link, eviction.userId)
-      if (eviction.organizationId === undefined) await link.client.del(key)
-      else await link.client.hdel(key, eviction.organizationId)
-      await link.client.publish(name, JSON.stringify(eviction))
+      await store.revoke(eviction.userId)
+      await link.client.publish(name, JSON.stringify({ ...eviction, v: 2 }))
     },
     async close () {
       link.subscriber.off('message', onMessage)
@@ -77,11 +145,12 @@ export function createEvictionBus (link: RedisLink, onEviction: (eviction: Evict
   }
 }
 
-function parseEviction (message: string): Eviction | null {
+function parseEviction (message: string): { eviction: Eviction, current: boolean } | null {
   try {
-    const value = JSON.parse(message) as Partial<Eviction>
+    const value = JSON.parse(message) as Partial<Eviction> & { v?: unknown }
     if (typeof value.userId !== 'string') return null
-    return typeof value.organizationId === 'string' ? { userId: value.userId, organizationId: value.organizationId } : { userId: value.userId }
+    const eviction = typeof value.organizationId === 'string' ? { userId: value.userId, organizationId: value.organizationId } : { userId: value.userId }
+    return { eviction, current: value.v === 2 }
   } catch {
     return null
   }

@@ -22,13 +22,23 @@ export class MembershipUnavailableError extends Error {
 /** A cached answer: a member with their roles, or not a member. */
 export type MembershipEntry = { member: true, membership: Membership } | { member: false }
 
+/** What the shared tier holds for a (user, org): the answer if any, and the version it was read at. */
+export interface SharedLookup {
+  found?: { entry: MembershipEntry, ttlMs: number }
+  /**
+   * Handed back to `set` with what the source said: the store drops that write when a revocation
+   * came in between (on any instance), so an answer learnt before it is never shared after it.
+   */
+  version: string
+}
+
 /**
  * A second tier that several instances share (Redis). `get` throws when the store cannot answer:
  * the cache then fails closed rather than ask the source on its own word.
  */
 export interface SharedMembershipStore {
-  get: (userId: string, organizationId: string) => Promise<{ entry: MembershipEntry, ttlMs: number } | undefined>
-  set: (userId: string, organizationId: string, entry: MembershipEntry, ttlMs: number) => Promise<void>
+  get: (userId: string, organizationId: string) => Promise<SharedLookup>
+  set: (userId: string, organizationId: string, entry: MembershipEntry, ttlMs: number, version: string) => Promise<void>
 }
 
 export interface MembershipCacheOptions {
@@ -137,7 +147,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     if (ttlMs > 0) cache.set(key, entry, { ttl: ttlMs })
   }
 
-  async function fromShared (userId: string, organizationId: string): Promise<{ entry: MembershipEntry, ttlMs: number } | undefined> {
+  async function fromShared (userId: string, organizationId: string): Promise<SharedLookup> {
     try {
       return await (opts.shared as SharedMembershipStore).get(userId, organizationId)
     } catch (err) {
@@ -148,19 +158,21 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
 
   async function load (key: string, userId: string, organizationId: string): Promise<{ entry: MembershipEntry, cached: boolean }> {
     const generation = evictions
+    let version = ''
     if (opts.shared !== undefined) {
-      const found = await fromShared(userId, organizationId)
-      if (found !== undefined) {
-        if (generation === evictions) keep(key, found.entry, found.ttlMs)
-        return { entry: found.entry, cached: true }
+      const shared = await fromShared(userId, organizationId)
+      if (shared.found !== undefined) {
+        if (generation === evictions) keep(key, shared.found.entry, shared.found.ttlMs)
+        return { entry: shared.found.entry, cached: true }
       }
+      version = shared.version
     }
     const membership = await fromSource(userId, organizationId)
     const entry: MembershipEntry = membership === null ? NOT_A_MEMBER : { member: true, membership }
     const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
     if (generation === evictions && ttl > 0) {
       keep(key, entry, ttl)
-      opts.shared?.set(userId, organizationId, entry, ttl).catch(err => opts.onSharedError?.(err as Error))
+      opts.shared?.set(userId, organizationId, entry, ttl, version).catch(err => opts.onSharedError?.(err as Error))
     }
     return { entry, cached: false }
   }

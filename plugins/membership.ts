@@ -6,6 +6,8 @@ import { createEvictionBus, createRedisMembershipStore } from '../lib/membership
 import type { Eviction } from '../lib/membership-store.ts'
 import { createWorkosLookup } from '../lib/workos.ts'
 
+const HOUR_MS = 3_600_000
+
 declare module 'fastify' {
   interface FastifyInstance {
     membership: Memberships
@@ -27,6 +29,9 @@ export interface Memberships extends MembershipCache {
 async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
   const redis = fastify.redis
+  // A revocation's mark in Redis outlives any look-up that began before it (WorkOS's timeout,
+  // each retry included, with room to spare).
+  const store = redis === null ? undefined : createRedisMembershipStore(redis, { revocationHoldMs: Math.max(HOUR_MS, 2 * (c.workosMaxRetries + 1) * c.workosTimeoutMs) })
   const cache = createMembershipCache({
     lookup: createWorkosLookup({ apiKey: c.workosApiKey, apiUrl: c.workosApiUrl, timeoutMs: c.workosTimeoutMs, maxRetries: c.workosMaxRetries }),
     ttlMs: c.membershipTtlSeconds * 1000,
@@ -34,10 +39,10 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
     max: c.membershipCacheMax,
     lookupsPerUserPerMinute: c.membershipLookupsPerUserPerMin,
     retryAfterSeconds: c.retryAfterSeconds,
-    shared: redis === null ? undefined : createRedisMembershipStore(redis),
+    shared: store,
     onSharedError: err => fastify.log.warn({ reason: err.message }, 'shared membership cache failed')
   })
-  const bus = redis === null ? null : createEvictionBus(redis, e => cache.evict(e.userId, e.organizationId))
+  const bus = redis === null || store === undefined ? null : createEvictionBus(redis, store, e => cache.evict(e.userId, e.organizationId))
 
   async function revoke (eviction: Eviction): Promise<void> {
     cache.evict(eviction.userId, eviction.organizationId)

@@ -264,7 +264,7 @@ t.test('a shared store is asked before the source; what the source says is writt
   const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
   const shared = new Map<string, { entry: MembershipEntry, ttlMs: number }>()
   const store: SharedMembershipStore = {
-    get: async (u, o) => shared.get(`${u}@${o}`),
+    get: async (u, o) => ({ found: shared.get(`${u}@${o}`), version: '' }),
     set: async (u, o, entry, ttlMs) => { shared.set(`${u}@${o}`, { entry, ttlMs }) }
   }
   const a = cacheFor(s.lookup, { shared: store })
@@ -274,6 +274,18 @@ t.test('a shared store is asked before the source; what the source says is writt
   t.equal(s.calls.length, 1)
   t.same(a.stats, { hit: 0, miss: 1, error: 0 })
   t.same(b.stats, { hit: 1, miss: 0, error: 0 })
+})
+
+t.test('what the source says is written with the version the shared store was read at', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const written: string[] = []
+  const store: SharedMembershipStore = {
+    get: async () => ({ version: 'generation-7' }),
+    set: async (_u, _o, _entry, _ttlMs, version) => { written.push(version) }
+  }
+  const cache = cacheFor(s.lookup, { shared: store })
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.same(written, ['generation-7'], 'so the store can drop it when a revocation came in between')
 })
 
 t.test('a shared store that cannot answer fails closed: 503, and the source is not asked', async t => {

@@ -4,6 +4,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
 import type { Fixtures } from '../helper.ts'
 import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
+import { startTcpRelay } from '../fixtures/tcp-relay.ts'
 
 const SECRET = 'whsec_test_do_not_leak'
 const skipRedis = await redisSkip()
@@ -171,3 +172,37 @@ t.test('with Redis, a forged webhook evicts nothing on any instance', { skip: sk
   t.equal(await call(b, f), 200)
   t.equal(f.workos.calls.length, 1)
 })
+
+for (const [kind, event] of [['one membership', () => membershipEvent('organization_membership.deleted')], ['a deleted user', () => userDeleted()]] as const) {
+  t.test(`with Redis, a look-up answered before the revocation (${kind}) is not written back for the fleet`, { skip: skipRedis }, async t => {
+    const f = await startFixtures(t)
+    const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
+    // Instance b reaches Redis through a relay that can hold what Redis sends back. The eviction a
+    // publishes then reaches b only after b has WorkOS's answer, as a slow network or a busy
+    // event loop would have it; what b sends to Redis still arrives at once.
+    const target = new URL(TEST_REDIS_URL)
+    const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+    t.teardown(() => relay.close())
+    const a = await build(t, env)
+    const b = await build(t, { ...env, REDIS_URL: `redis://${relay.address}` })
+    // WorkOS answers b's look-up "member"; then the membership is deleted and the webhook reaches
+    // a, while that answer is still on its way to b.
+    f.workos.delayMs = 300
+    const inFlight = call(b, f)
+    t.ok(await eventually(async () => f.workos.calls.length === 1, 1000), 'b asked WorkOS')
+    relay.hold()
+    removeMembership(f)
+    t.equal((await deliver(a, event())).statusCode, 200)
+    t.equal(await inFlight, 200, 'the request that was in flight before the revocation is answered')
+    // b's late answer, had it been written, is in Redis by now: the write follows the answer.
+    await new Promise(resolve => setTimeout(resolve, 100))
+    relay.release()
+    f.workos.delayMs = 0
+
+    t.ok(await eventually(async () => await call(b, f) === 403, 1000), 'b refuses the user once it hears of the eviction')
+    const reached = f.upstream.requests.length
+    t.equal(await call(a, f), 403, 'a does not take b\'s late answer from Redis')
+    t.equal(await call(b, f), 403, 'nor does b, asking again')
+    t.equal(f.upstream.requests.length, reached, 'nothing more reached upstream')
+  })
+}
