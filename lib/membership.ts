@@ -73,7 +73,8 @@ export interface MembershipCache {
   get: (userId: string, organizationId: string) => Membership | null | Promise<Membership | null>
   /**
    * Forgets one (user, org), or every organization of a user, on this instance, so the next
-   * request asks again; a look-up in flight meanwhile is answered but not cached.
+   * request asks again; a look-up in flight meanwhile answers those already waiting for it, is
+   * not cached, and is not joined by later requests.
    */
   evict: (userId: string, organizationId?: string) => void
   clear: () => void
@@ -188,16 +189,20 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   async function getMissing (key: string, userId: string, organizationId: string): Promise<Membership | null> {
     let pending = inflight.get(key)
     if (pending === undefined) {
-      // Deleted a tick later, so a lookup that throws at once is not left in flight forever.
-      pending = load(key, userId, organizationId).then(r => {
+      // Deleted a tick later, so a lookup that throws at once is not left in flight forever; and
+      // only if it is still this one (an eviction may have made way for a newer one).
+      const started: Promise<MembershipEntry> = load(key, userId, organizationId).then(r => {
         if (r.cached) stats.hit++
         else stats.miss++
         return r.entry
       }, err => {
         if (!(err instanceof LookupBudgetSpent)) stats.error++
         throw err
-      }).finally(() => inflight.delete(key))
-      inflight.set(key, pending)
+      }).finally(() => {
+        if (inflight.get(key) === started) inflight.delete(key)
+      })
+      pending = started
+      inflight.set(key, started)
     }
     let entry: MembershipEntry
     try {
@@ -214,15 +219,22 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     return entry.member ? entry.membership : null
   }
 
+  // A look-up under way is forgotten too: a request that comes after the eviction asks again
+  // rather than join one begun before it (those already waiting get that one's answer).
   function evict (userId: string, organizationId?: string): void {
     evictions++
     if (organizationId !== undefined) {
-      cache.delete(`${organizationId}\u0000${userId}`)
+      const key = `${organizationId}\u0000${userId}`
+      cache.delete(key)
+      inflight.delete(key)
       return
     }
     const suffix = `\u0000${userId}`
     for (const key of [...cache.keys()]) {
       if (key.endsWith(suffix)) cache.delete(key)
+    }
+    for (const key of [...inflight.keys()]) {
+      if (key.endsWith(suffix)) inflight.delete(key)
     }
   }
 

@@ -260,6 +260,34 @@ t.test('a look-up in flight when an eviction arrives is answered but not cached'
   t.equal(s.calls.length, 2, 'the answer learnt before the eviction was not kept')
 })
 
+for (const [kind, evictOne] of [['one organization', true], ['every organization', false]] as const) {
+  t.test(`a request after an eviction (${kind}) does not join a look-up begun before it`, async t => {
+    // WorkOS said "member" to the first look-up; the membership is deleted before that answer
+    // arrives, and the second look-up is told so.
+    const answers: Array<Membership | null> = [{ roles: ['member'] }, null]
+    let calls = 0
+    let release!: () => void
+    const lookup: MembershipLookup = async () => {
+      const answer = answers[calls++]
+      if (calls === 1) await new Promise<void>(resolve => { release = resolve })
+      return answer
+    }
+    const cache = cacheFor(lookup)
+    const before = cache.get(MEMBER, ORG)
+    const alsoBefore = cache.get(MEMBER, ORG)
+    if (evictOne) cache.evict(MEMBER, ORG)
+    else cache.evict(MEMBER)
+    const after = cache.get(MEMBER, ORG)
+    release()
+    t.same(await before, { roles: ['member'] }, 'a request already waiting gets the answer it waited for')
+    t.same(await alsoBefore, { roles: ['member'] })
+    t.equal(await after, null, 'the request after the eviction asked again')
+    t.equal(calls, 2)
+    t.equal(await cache.get(MEMBER, ORG), null, 'and its answer is the one kept')
+    t.equal(calls, 2)
+  })
+}
+
 t.test('a shared store is asked before the source; what the source says is written to it', async t => {
   const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
   const shared = new Map<string, { entry: MembershipEntry, ttlMs: number }>()
