@@ -117,30 +117,94 @@ function channel (link: RedisLink): string {
   return `${link.keyPrefix}membership:evict`
 }
 
+export interface EvictionHandlers {
+  /** An eviction published by any instance, this one included. */
+  onEviction: (eviction: Eviction) => void
+  /**
+   * The subscription is (again) in place. Pub/sub delivers a message once, to whoever is
+   * subscribed at that moment: evictions published while this instance was not may be lost, so
+   * it should drop its local copies (Redis itself holds the revocations). `again` is false the
+   * first time.
+   */
+  onSubscribed: (again: boolean) => void
+  /** The subscription was lost (connection closed, or found dead by the probe). */
+  onLost: (reason: string) => void
+  /** An eviction from an instance of an earlier release could not be written to Redis. */
+  onRevokeFailed: (err: Error) => void
+}
+
+export interface ProbeOptions {
+  /** How often the subscriber is pinged; a connection a NAT or balancer dropped says nothing. */
+  everyMs: number
+  /** No answer within this: the connection is dropped and made again. */
+  timeoutMs: number
+}
+
+const PROBE: ProbeOptions = { everyMs: 15_000, timeoutMs: 5_000 }
+
 /**
  * Subscribes to the fleet's eviction channel; each message is handed to `onEviction`. A message
  * from an instance of a release before generations (no `"v": 2`) cleared only the old hash: the
  * instance that receives it also revokes in `store`, so a rolling upgrade loses no revocation.
  */
-export function createEvictionBus (link: RedisLink, store: RedisMembershipStore, onEviction: (eviction: Eviction) => void): EvictionBus {
+export function createEvictionBus (link: RedisLink, store: RedisMembershipStore, handlers: EvictionHandlers, probe: ProbeOptions = PROBE): EvictionBus {
   const name = channel(link)
+  const subscriber = link.subscriber
   function onMessage (from: string, message: string): void {
     if (from !== name) return
     const parsed = parseEviction(message)
     if (parsed === null) return
-    if (!parsed.current) store.revoke(parsed.eviction.userId).catch(() => {})
-    onEviction(parsed.eviction)
+    if (!parsed.current) {
+      store.revoke(parsed.eviction.userId).catch((err: Error) => { handlers.onRevokeFailed(err) })
+    }
+    handlers.onEviction(parsed.eviction)
   }
-  link.subscriber.on('message', onMessage)
+
+  // ioredis emits 'ready' before it sends the SUBSCRIBE of a reconnection, in the same tick; a
+  // PING sent after that comes back once the SUBSCRIBE has been done. Only then is no eviction
+  // missed any more.
+  let subscribedBefore = false
+  let up = false
+  function onReady (): void {
+    setImmediate(() => {
+      subscriber.ping().then(() => {
+        if (subscriber.status !== 'ready') return
+        up = true
+        handlers.onSubscribed(subscribedBefore)
+        subscribedBefore = true
+      }, () => {})
+    })
+  }
+  function onClose (): void {
+    if (up) handlers.onLost('connection closed')
+    up = false
+  }
+  const timer = setInterval(() => {
+    if (subscriber.status !== 'ready') return
+    const deadline = setTimeout(() => {
+      if (up) handlers.onLost(`no answer to a ping within ${probe.timeoutMs} ms`)
+      up = false
+      subscriber.disconnect(true)
+    }, probe.timeoutMs)
+    subscriber.ping().then(() => clearTimeout(deadline), () => {})
+  }, probe.everyMs).unref()
+
+  subscriber.on('message', onMessage)
+  subscriber.on('ready', onReady)
+  subscriber.on('close', onClose)
   // The subscriber queues the command until it is connected, and re-subscribes after a reconnect.
-  link.subscriber.subscribe(name).catch(() => {})
+  subscriber.subscribe(name).catch(() => {})
+  if (subscriber.status === 'ready') onReady()
   return {
     async publish (eviction) {
       await store.revoke(eviction.userId)
       await link.client.publish(name, JSON.stringify({ ...eviction, v: 2 }))
     },
     async close () {
-      link.subscriber.off('message', onMessage)
+      clearInterval(timer)
+      subscriber.off('message', onMessage)
+      subscriber.off('ready', onReady)
+      subscriber.off('close', onClose)
     }
   }
 }

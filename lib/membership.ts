@@ -77,6 +77,7 @@ export interface MembershipCache {
    * not cached, and is not joined by later requests.
    */
   evict: (userId: string, organizationId?: string) => void
+  /** Forgets every answer on this instance, as `evict` does one user's. */
   clear: () => void
   readonly stats: Readonly<MembershipStats>
 }
@@ -241,7 +242,11 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   return {
     get,
     evict,
-    clear: () => { cache.clear() },
+    clear () {
+      evictions++
+      cache.clear()
+      inflight.clear()
+    },
     stats
   }
 }

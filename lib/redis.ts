@@ -81,10 +81,15 @@ export function createRedisLink (opts: RedisLinkOptions): RedisLink {
       return up
     },
     async close () {
-      // quit() waits for replies, which never come from a server that is gone: disconnect then.
+      // quit() waits for a reply, which never comes from a server that is gone or a connection a
+      // NAT dropped (the subscriber has no command timeout): past the timeout, disconnect.
       await Promise.all([client, subscriber].map(async c => {
-        if (c.status === 'ready') await c.quit().catch(() => c.disconnect())
-        else c.disconnect()
+        if (c.status !== 'ready') return c.disconnect()
+        let timer: NodeJS.Timeout | undefined
+        const gone = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.commandTimeoutMs) })
+        await Promise.race([c.quit().catch(() => {}), gone])
+        clearTimeout(timer)
+        c.disconnect()
       }))
     }
   }

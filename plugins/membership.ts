@@ -42,7 +42,19 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
     shared: store,
     onSharedError: err => fastify.log.warn({ reason: err.message }, 'shared membership cache failed')
   })
-  const bus = redis === null || store === undefined ? null : createEvictionBus(redis, store, e => cache.evict(e.userId, e.organizationId))
+  const bus = redis === null || store === undefined
+    ? null
+    : createEvictionBus(redis, store, {
+      onEviction: e => cache.evict(e.userId, e.organizationId),
+      onSubscribed (again) {
+        // Evictions sent while this instance was not listening are lost to it: what it holds may
+        // include a revoked member. Redis has the revocations; the next requests read it again.
+        cache.clear()
+        if (again) fastify.log.warn('revocation channel back: local membership cache dropped, evictions sent meanwhile may have been missed')
+      },
+      onLost: reason => fastify.log.error({ reason }, 'revocation channel lost: evictions from other instances do not reach this one until it is back'),
+      onRevokeFailed: err => fastify.log.error({ reason: err.message }, 'revocation from an instance of an earlier release not written to Redis')
+    })
 
   async function revoke (eviction: Eviction): Promise<void> {
     cache.evict(eviction.userId, eviction.organizationId)

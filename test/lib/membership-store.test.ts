@@ -5,9 +5,10 @@ import { Redis } from 'ioredis'
 import { createRedisLink } from '../../lib/redis.ts'
 import type { RedisLink } from '../../lib/redis.ts'
 import { createEvictionBus, createRedisMembershipStore } from '../../lib/membership-store.ts'
-import type { RedisMembershipStore } from '../../lib/membership-store.ts'
+import type { EvictionHandlers, RedisMembershipStore } from '../../lib/membership-store.ts'
 import type { MembershipEntry } from '../../lib/membership.ts'
 import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
+import { startTcpRelay } from '../fixtures/tcp-relay.ts'
 
 const skip = await redisSkip()
 const USER = 'user_01STORE0000000000000000'
@@ -24,6 +25,10 @@ async function linkFor (t: Tap.Test, prefix: string): Promise<RedisLink> {
 async function storeFor (t: Tap.Test, prefix: string): Promise<{ link: RedisLink, store: RedisMembershipStore }> {
   const link = await linkFor(t, prefix)
   return { link, store: createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS }) }
+}
+
+function handlers (onEviction: EvictionHandlers['onEviction'], overrides: Partial<EvictionHandlers> = {}): EvictionHandlers {
+  return { onEviction, onSubscribed: () => {}, onLost: () => {}, onRevokeFailed: () => {}, ...overrides }
 }
 
 /** Writes what the source said, as the cache does: read first, then write with the version read. */
@@ -116,8 +121,8 @@ t.test('an eviction published by one instance reaches every instance and drops t
   const b = await storeFor(t, prefix)
   const heardByA: unknown[] = []
   const heardByB: unknown[] = []
-  const busA = createEvictionBus(a.link, a.store, e => heardByA.push(e))
-  const busB = createEvictionBus(b.link, b.store, e => heardByB.push(e))
+  const busA = createEvictionBus(a.link, a.store, handlers(e => heardByA.push(e)))
+  const busB = createEvictionBus(b.link, b.store, handlers(e => heardByB.push(e)))
   t.teardown(async () => { await busA.close(); await busB.close() })
   await learn(b.store, 'org_A', MEMBER, 5000)
   // The subscription is sent as the bus is made; the first message may only follow it.
@@ -134,7 +139,7 @@ t.test('an eviction from an instance of an earlier release (no generations) stil
   const prefix = redisPrefix(t)
   const { link, store } = await storeFor(t, prefix)
   const heard: unknown[] = []
-  const bus = createEvictionBus(link, store, e => heard.push(e))
+  const bus = createEvictionBus(link, store, handlers(e => heard.push(e)))
   t.teardown(() => bus.close())
   await learn(store, 'org_A', MEMBER, 5000)
   await sleep(100)
@@ -155,4 +160,65 @@ t.test('a revocation deletes the per-user hash an earlier release keeps', { skip
   await old.hset(`${prefix}membership:${USER}`, 'org_A', JSON.stringify({ roles: ['member'], expiresAt: Date.now() + 60_000 }))
   await store.revoke(USER)
   t.equal(await old.exists(`${prefix}membership:${USER}`), 0, 'so an instance of that release asks WorkOS again too')
+})
+
+t.test('a subscription whose connection silently went dead is found by the probe, made again, and reported', { skip }, async t => {
+  const prefix = redisPrefix(t)
+  const a = await storeFor(t, prefix)
+  const target = new URL(TEST_REDIS_URL)
+  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+  t.teardown(() => relay.close())
+  const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: prefix, commandTimeoutMs: 1000, onStateChange: () => {} })
+  t.teardown(() => link.close())
+  const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
+  const events: string[] = []
+  const bus = createEvictionBus(link, store, handlers(e => events.push(`eviction ${e.userId}`), {
+    onSubscribed: again => events.push(again ? 'subscribed again' : 'subscribed'),
+    onLost: reason => events.push(`lost: ${reason}`)
+  }), { everyMs: 100, timeoutMs: 200 })
+  t.teardown(() => bus.close())
+  t.ok(await eventually(() => events.includes('subscribed'), 2000))
+
+  // A NAT forgets the connection: it stays open on both ends and carries nothing.
+  relay.stall()
+  await a.store.revoke(USER)
+  await a.link.client.publish(`${prefix}membership:evict`, JSON.stringify({ userId: USER, v: 2 }))
+  t.ok(await eventually(() => events.includes('subscribed again'), 3000), 'the probe found it and the subscription was made again')
+  t.same(events, ['subscribed', 'lost: no answer to a ping within 200 ms', 'subscribed again'], 'the eviction sent meanwhile was lost, and the loss was reported')
+})
+
+t.test('a subscription that loses its connection reports it and, once back, says so', { skip }, async t => {
+  const prefix = redisPrefix(t)
+  const target = new URL(TEST_REDIS_URL)
+  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+  t.teardown(() => relay.close())
+  const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: prefix, commandTimeoutMs: 1000, onStateChange: () => {} })
+  t.teardown(() => link.close())
+  const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
+  const events: string[] = []
+  const bus = createEvictionBus(link, store, handlers(() => {}, {
+    onSubscribed: again => events.push(again ? 'subscribed again' : 'subscribed'),
+    onLost: reason => events.push(`lost: ${reason}`)
+  }))
+  t.teardown(() => bus.close())
+  t.ok(await eventually(() => events.includes('subscribed'), 2000))
+  relay.refuse(true)
+  relay.cut()
+  t.ok(await eventually(() => events.includes('lost: connection closed')))
+  relay.refuse(false)
+  t.ok(await eventually(() => events.includes('subscribed again'), 3000))
+  t.same(events, ['subscribed', 'lost: connection closed', 'subscribed again'], 'each change once, however many attempts it took')
+})
+
+t.test('closing a Redis link whose connections went dead does not wait for ever', { skip }, async t => {
+  const target = new URL(TEST_REDIS_URL)
+  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+  t.teardown(() => relay.close())
+  const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: 'test:close:', commandTimeoutMs: 300, onStateChange: () => {} })
+  t.ok(await link.waitUntilUp(2000))
+  await link.subscriber.subscribe('test:close:channel')
+  relay.stall()
+  const started = Date.now()
+  await link.close()
+  t.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms: QUIT's answer, which never comes, is waited for REDIS_TIMEOUT_MS at most`)
 })

@@ -206,3 +206,28 @@ for (const [kind, event] of [['one membership', () => membershipEvent('organizat
     t.equal(f.upstream.requests.length, reached, 'nothing more reached upstream')
   })
 }
+
+t.test('with Redis, an instance that was not listening when a revocation was sent drops its local copies once it is back', { skip: skipRedis }, async t => {
+  const f = await startFixtures(t)
+  const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
+  const target = new URL(TEST_REDIS_URL)
+  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+  t.teardown(() => relay.close())
+  const a = await build(t, env)
+  const b = await build(t, { ...env, REDIS_URL: `redis://${relay.address}` })
+  // Time for b's first subscription to be confirmed (it drops what it holds then, too).
+  await new Promise(resolve => setTimeout(resolve, 300))
+  t.equal(await call(b, f), 200)
+  t.equal(await call(b, f), 200, 'b holds the member in its own cache')
+  t.equal(f.workos.calls.length, 1)
+
+  // b loses Redis (both its connections); meanwhile the membership is revoked through a.
+  relay.refuse(true)
+  relay.cut()
+  removeMembership(f)
+  t.equal((await deliver(a, membershipEvent('organization_membership.deleted'))).statusCode, 200)
+  t.equal(await call(b, f), 200, 'while Redis is out of reach b serves what it holds, as documented')
+  relay.refuse(false)
+
+  t.ok(await eventually(async () => await call(b, f) === 403, 5000), 'once back, b no longer admits the revoked member')
+})
