@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import Fastify from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { combineLimits } from '../lib/rate-limits.ts'
@@ -44,24 +45,27 @@ async function rateLimitsPlugin (fastify: FastifyInstance): Promise<void> {
 }
 
 /**
- * One @fastify/rate-limit of its own (its own counters and Redis namespace), registered in a
- * child context with no route hooks: the gateway calls it itself, with its key.
+ * One @fastify/rate-limit of its own (its own counters and Redis namespace), registered on a
+ * private Fastify instance that never listens: the gateway calls it itself, with its key. Not in
+ * a child context of the app: @fastify/rate-limit adds `createRateLimit` only where no context
+ * above has one, so in a host app that registered it first, a child got the host's limiter (its
+ * `max`, its key, its store) and the gateway's limits silently did not hold.
  */
 async function createLimiter (fastify: FastifyInstance, name: string, max: number, key: (request: FastifyRequest) => string): Promise<Limiter> {
   const redis = fastify.redis
-  let check!: ReturnType<FastifyInstance['createRateLimit']>
-  await fastify.register(async function limiterContext (child) {
-    await child.register(rateLimit, {
-      global: false,
-      max,
-      timeWindow: WINDOW_MS,
-      keyGenerator: key,
-      // Redis down: the request is not refused for want of a counter (membership still fails closed).
-      skipOnError: true,
-      ...(redis === null ? {} : { redis: redis.client, nameSpace: `${redis.keyPrefix}rate:${name}:` })
-    })
-    check = child.createRateLimit()
+  const own = Fastify({ logger: false })
+  await own.register(rateLimit, {
+    global: false,
+    max,
+    timeWindow: WINDOW_MS,
+    keyGenerator: key,
+    // Redis down: the request is not refused for want of a counter (membership still fails closed).
+    skipOnError: true,
+    ...(redis === null ? {} : { redis: redis.client, nameSpace: `${redis.keyPrefix}rate:${name}:` })
   })
+  await own.ready()
+  fastify.addHook('onClose', async () => { await own.close() })
+  const check = own.createRateLimit()
   return async function limiter (request) {
     const result = await check(request)
     return result.isAllowed ? null : result

@@ -1,6 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
+import rateLimit from '@fastify/rate-limit'
 import gateway from '../app.ts'
 import { startFixtures, ORG, MEMBER, RAGIE_KEY } from './helper.ts'
 
@@ -44,4 +45,23 @@ t.test('a bad configuration makes the host app fail to start with a ConfigError'
   t.teardown(() => host.close())
   host.register(gateway, { env: { BASE_URL: 'https://x.test' } })
   await t.rejects(async () => { await host.ready() }, { name: 'ConfigError', message: 'RAGIE_API_KEY is required' })
+})
+
+t.test('a host app with its own @fastify/rate-limit keeps it, and the gateway keeps its limits', async t => {
+  const f = await startFixtures(t)
+  const host = Fastify()
+  t.teardown(() => host.close())
+  await host.register(rateLimit, { global: false, max: 1000, timeWindow: 60_000 })
+  host.get('/hello', { config: { rateLimit: { max: 1, timeWindow: 60_000 } } }, async () => ({ hello: 'world' }))
+  await host.register(gateway, { env: { ...f.env, RATE_LIMIT_USER_PER_MIN: '2' } })
+  await host.ready()
+
+  const call = () => host.inject({ method: 'POST', url: `/${ORG}/mcp/raw/echo`, headers: { authorization: `Bearer ${f.token(MEMBER)}`, 'content-type': 'application/json' }, payload: '{"jsonrpc":"2.0"}' })
+  const answers = [await call(), await call(), await call()]
+  t.same(answers.map(r => r.statusCode), [200, 200, 429], 'RATE_LIMIT_USER_PER_MIN holds, not the host\'s 1,000')
+  t.equal(answers[0].headers['x-ratelimit-limit'], '2')
+  t.equal(answers[2].json().error, 'too_many_requests')
+  t.equal(f.upstream.requests.length, 2, 'the refused call reached nothing upstream')
+
+  t.same([(await host.inject('/hello')).statusCode, (await host.inject('/hello')).statusCode], [200, 429], 'and the host\'s own limit still works')
 })
