@@ -1,22 +1,29 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 
 // A version prefix, so the format can change without old ids being misread.
-const PREFIX = 'g1.'
+const PREFIX = 'g2.'
 // Longest client-side id taken into account: an upstream id of 256 characters, wrapped, fits.
 const MAX_CLIENT_ID_LENGTH = 512
 const MAX_UPSTREAM_ID_LENGTH = 256
 // Mcp-Session-Id may only hold visible ASCII (MCP spec, Streamable HTTP).
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/
 
-/** Who a session belongs to: the token's user in the URL's organization. */
+/**
+ * Who a session belongs to: the token's user in the URL's organization, and where it lives at
+ * Ragie, the partition and the key it was created with. A mapping reload that moves the
+ * organization to another partition or key thus ends its sessions (404: the client starts a new
+ * one) rather than send them, with their old ids, to the new place.
+ */
 export interface SessionOwner {
   userId: string
   org: string
+  partition: string
+  apiKey: string
 }
 
 /**
  * Ties Ragie's `Mcp-Session-Id` to one (user, organization). Ragie only ever sees the gateway's
- * key, so it cannot tell users apart: the client gets `g1.<upstream id>.<HMAC>` instead, and any
+ * key, so it cannot tell users apart: the client gets `g2.<upstream id>.<HMAC>` instead, and any
  * instance holding the same secret can check it without shared storage.
  */
 export interface SessionBinder {
@@ -27,8 +34,9 @@ export interface SessionBinder {
 }
 
 function mac (secret: Buffer, upstreamId: string, owner: SessionOwner): Buffer {
-  // NUL separators: none of the parts can hold one, so no two owners sign the same bytes.
-  return createHmac('sha256', secret).update(`${PREFIX}\u0000${owner.userId}\u0000${owner.org}\u0000${upstreamId}`).digest()
+  // NUL separators: none of the parts can hold one (ids, partition names, environment values),
+  // so no two owners sign the same bytes. The key is only hashed in: nothing of it comes out.
+  return createHmac('sha256', secret).update(`${PREFIX}\u0000${owner.userId}\u0000${owner.org}\u0000${owner.partition}\u0000${owner.apiKey}\u0000${upstreamId}`).digest()
 }
 
 /** Creates a binder keyed by `secret` (SESSION_SECRET, or random bytes per start). */

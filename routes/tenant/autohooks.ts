@@ -72,7 +72,8 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
       apiKey: route.apiKey ?? c.ragieApiKey,
       sessionId: undefined,
       userId,
-      org: tenant.path.org
+      org: tenant.path.org,
+      partition: route.partition
     }
     tenant.destination = destination
     return destination

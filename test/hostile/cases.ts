@@ -170,7 +170,7 @@ export function makeCase (id: number, ctx: CaseContext): Case {
       value = s.slice(0, -3) + (s.endsWith('AAA') ? 'BBB' : 'AAA')
       kinds.push('session-tampered')
     } else {
-      value = `g1.${Buffer.from(`up-${prng.int(50)}`).toString('base64url')}.${'A'.repeat(43)}`
+      value = `g2.${Buffer.from(`up-${prng.int(50)}`).toString('base64url')}.${'A'.repeat(43)}`
       kinds.push('session-forged')
     }
     headers.push(['mcp-session-id', value])

@@ -81,3 +81,39 @@ t.test('MAPPING_WATCH reloads on a change of the file, and on a file replaced by
   await new Promise(resolve => setTimeout(resolve, 600))
   t.equal(await upstreamPathOf(app, f), '/mcp/third/raw/echo', 'a bad file changes nothing')
 })
+
+t.test('a reload that moves an organization to another partition ends its sessions: 404, nothing sent to the new partition', async t => {
+  const f = await startFixtures(t)
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: 'first' }) })
+  const file = join(dir, 'mapping.json')
+  const app = await buildPlain(t, { ...f.env, MAPPING_FILE: file })
+  const post = (body: object, sessionId?: string) => app.inject({
+    method: 'POST',
+    url: `/${ORG}/mcp`,
+    headers: {
+      authorization: `Bearer ${f.token()}`,
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+      'mcp-protocol-version': '2025-06-18',
+      ...(sessionId === undefined ? {} : { 'mcp-session-id': sessionId })
+    },
+    payload: JSON.stringify(body)
+  })
+  const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'reload-test', version: '1.0.0' } } })
+  t.equal(init.statusCode, 200, init.body)
+  const session = String(init.headers['mcp-session-id'])
+  const listTools = { jsonrpc: '2.0', id: 2, method: 'tools/list' }
+  t.equal((await post(listTools, session)).statusCode, 200, 'the session works where it was made')
+  t.equal(f.upstream.requests.at(-1)?.url, '/mcp/first/')
+
+  writeFileSync(file, JSON.stringify({ [ORG]: 'second' }))
+  process.emit('SIGHUP', 'SIGHUP')
+  const before = f.upstream.requests.length
+  const moved = await post(listTools, session)
+  t.equal(moved.statusCode, 404, 'the client starts a new session, as MCP has it do on a 404')
+  t.same(moved.json(), { error: 'not_found', error_description: 'no such session' })
+  t.equal(f.upstream.requests.length, before, 'the old session id was not sent to the new partition')
+  const again = await post({ jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'reload-test', version: '1.0.0' } } })
+  t.equal(again.statusCode, 200)
+  t.equal(f.upstream.requests.at(-1)?.url, '/mcp/second/', 'a new session is made in the new partition')
+})

@@ -107,7 +107,7 @@ t.test('MCP headers pass upstream unchanged, the session id unwrapped to Ragie\'
   const secret = 'a-session-secret-of-at-least-32-characters'
   const app = await build(t, { ...f.env, SESSION_SECRET: secret })
   // What another instance with the same secret handed the client for Ragie's session '3f0b9c8e-session'.
-  const bound = createSessionBinder(Buffer.from(secret)).wrap('3f0b9c8e-session', { userId: MEMBER, org: ORG }) as string
+  const bound = createSessionBinder(Buffer.from(secret)).wrap('3f0b9c8e-session', { userId: MEMBER, org: ORG, partition: ORG.toLowerCase(), apiKey: RAGIE_KEY }) as string
   const mcp = {
     'mcp-protocol-version': '2025-06-18',
     'last-event-id': 'evt-42',

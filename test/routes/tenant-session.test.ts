@@ -80,7 +80,7 @@ t.test('a session id presented by anyone but its owner gets 404 and nothing reac
   assertRefused(t, f, await post(app, f.token(), LIST_TOOLS, upstreamId), before, 'Ragie\'s raw id, even from the owner')
   const tampered = clientId.slice(0, -1) + (clientId.endsWith('A') ? 'B' : 'A')
   assertRefused(t, f, await post(app, f.token(), LIST_TOOLS, tampered), before, 'a tampered id')
-  assertRefused(t, f, await post(app, f.token(), LIST_TOOLS, 'g1.Zm9yZ2Vk.bm90LWEtbWFj'), before, 'a forged id')
+  assertRefused(t, f, await post(app, f.token(), LIST_TOOLS, 'g2.Zm9yZ2Vk.bm90LWEtbWFj'), before, 'a forged id')
   for (const method of ['GET', 'DELETE'] as const) {
     const res = await app.inject({ method, url: `/${ORG}/mcp`, headers: { authorization: `Bearer ${f.token(COLLEAGUE)}`, accept: ACCEPT, 'mcp-session-id': clientId } })
     assertRefused(t, f, res, before, `${method} by another member`)
