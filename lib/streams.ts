@@ -12,22 +12,41 @@ export interface StreamRegistryOptions {
   idleTimeoutMs: number
 }
 
-/** The open event streams: kept alive with pings, ended when idle, and ended cleanly on shutdown. */
+/** Whose a stream is: the token's user, in the URL's organization. */
+export interface StreamOwner {
+  userId: string
+  org: string
+}
+
+/**
+ * The open event streams: kept alive with pings, ended when idle, ended cleanly on shutdown, and
+ * ended when their user's membership is revoked.
+ */
 export interface StreamRegistry {
-  /** Wraps an upstream event stream: what the client is sent, and what `endAll` can end. */
-  track: (upstream: Readable) => Readable
+  /** Wraps an upstream event stream: what the client is sent, and what `endAll` and `endFor` can end. */
+  track: (upstream: Readable, owner: StreamOwner) => Readable
   /** Ends every open stream with a clean end of body (the client may reconnect elsewhere). */
   endAll: () => void
+  /**
+   * Ends, cleanly, the user's open streams in `org` (every organization when undefined): the
+   * client's reconnection then meets the checks again. Returns how many it ended.
+   */
+  endFor: (userId: string, org?: string) => number
   readonly size: number
+}
+
+interface OpenStream {
+  end: () => void
+  owner: StreamOwner
 }
 
 function ignore (): void {}
 
 /** Creates an empty registry. */
 export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveMs: 0, idleTimeoutMs: 0 }): StreamRegistry {
-  const open = new Map<Transform, () => void>()
+  const open = new Map<Transform, OpenStream>()
 
-  function track (upstream: Readable): Readable {
+  function track (upstream: Readable, owner: StreamOwner): Readable {
     const boundary = createEventBoundary()
     const timers: NodeJS.Timeout[] = []
     const client = new Transform({
@@ -60,7 +79,8 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
     }
     if (opts.idleTimeoutMs > 0) timers.push(setTimeout(end, opts.idleTimeoutMs))
 
-    open.set(client, end)
+    // The owner's two ids only, not the object given (a request's destination, with its key).
+    open.set(client, { end, owner: { userId: owner.userId, org: owner.org } })
     // Upstream reset mid-stream: the client still gets a clean end.
     upstream.on('error', end)
     // The client went away or the stream finished: release the upstream request and the timers.
@@ -76,7 +96,16 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
   return {
     track,
     endAll () {
-      for (const end of [...open.values()]) end()
+      for (const { end } of [...open.values()]) end()
+    },
+    endFor (userId, org) {
+      let ended = 0
+      for (const { end, owner } of [...open.values()]) {
+        if (owner.userId !== userId || (org !== undefined && owner.org !== org)) continue
+        end()
+        ended++
+      }
+      return ended
     },
     get size () { return open.size }
   }

@@ -16,8 +16,9 @@ declare module 'fastify' {
 
 export interface Memberships extends MembershipCache {
   /**
-   * Forgets a membership on every instance (Redis pub/sub), or on this one without Redis; rejects
-   * when Redis cannot take the eviction, so the caller can answer with a retryable error.
+   * Forgets a membership on every instance (Redis pub/sub), or on this one without Redis, and ends
+   * the user's open event streams there; rejects when Redis cannot take the eviction, so the
+   * caller can answer with a retryable error.
    */
   revoke: (eviction: Eviction) => Promise<void>
 }
@@ -42,10 +43,20 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
     shared: store,
     onSharedError: err => fastify.log.warn({ reason: err.message }, 'shared membership cache failed')
   })
+  // A revoked membership also ends the user's open event streams in that organization (in all of
+  // them for a deleted user), cleanly: the client's reconnection meets the checks again, and is
+  // refused. Otherwise a stream opened before the revocation would go on delivering Ragie's
+  // messages for as long as it stays open.
+  function forget (eviction: Eviction): void {
+    cache.evict(eviction.userId, eviction.organizationId)
+    const ended = fastify.upstream.streams.endFor(eviction.userId, eviction.organizationId)
+    if (ended > 0) fastify.log.info({ user: eviction.userId, org: eviction.organizationId, streams: ended }, 'event streams of a revoked membership ended')
+  }
+
   const bus = redis === null || store === undefined
     ? null
     : createEvictionBus(redis, store, {
-      onEviction: e => cache.evict(e.userId, e.organizationId),
+      onEviction: forget,
       onSubscribed (again) {
         // Evictions sent while this instance was not listening are lost to it: what it holds may
         // include a revoked member. Redis has the revocations; the next requests read it again.
@@ -57,7 +68,7 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
     })
 
   async function revoke (eviction: Eviction): Promise<void> {
-    cache.evict(eviction.userId, eviction.organizationId)
+    forget(eviction)
     await bus?.publish(eviction)
   }
 
@@ -68,4 +79,4 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(membershipPlugin, { name: 'membership', fastify: '5.x', dependencies: ['config', 'redis'] })
+export default fp(membershipPlugin, { name: 'membership', fastify: '5.x', dependencies: ['config', 'redis', 'proxy'] })

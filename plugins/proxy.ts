@@ -121,12 +121,12 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       }), destination.sessionId)
     },
     rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
-    onResponse: (_request, reply, raw) => {
+    onResponse: (request, reply, raw) => {
       const res = raw as unknown as UpstreamResponse
       if (reply.statusCode === 401) return refused(reply, res)
       const type = res.headers['content-type']
       const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
-      reply.send(isStream ? streams.track(res.stream) : res.stream)
+      reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest)) : res.stream)
     },
     onError: (reply, { error }) => {
       if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))

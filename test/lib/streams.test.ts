@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createStreamRegistry } from '../../lib/streams.ts'
 import { until } from '../fixtures/until.ts'
 
+const ALICE_A = { userId: 'user_alice', org: 'org_A' }
+
 /** Everything the client side receives, and whether it ended cleanly or with an error. */
 function collect (client: Readable): { text: () => string, ended: Promise<'end' | Error> } {
   const chunks: Buffer[] = []
@@ -19,7 +21,7 @@ function collect (client: Readable): { text: () => string, ended: Promise<'end' 
 t.test('an idle stream gets pings, never inside an event', async t => {
   const registry = createStreamRegistry({ keepAliveMs: 20, idleTimeoutMs: 0 })
   const upstream = new PassThrough()
-  const out = collect(registry.track(upstream))
+  const out = collect(registry.track(upstream, ALICE_A))
   t.teardown(() => registry.endAll())
 
   await until(() => out.text().includes(': ping\n\n'))
@@ -42,7 +44,7 @@ t.test('an idle stream gets pings, never inside an event', async t => {
 t.test('a stream that keeps sending gets no pings', async t => {
   const registry = createStreamRegistry({ keepAliveMs: 50, idleTimeoutMs: 0 })
   const upstream = new PassThrough()
-  const out = collect(registry.track(upstream))
+  const out = collect(registry.track(upstream, ALICE_A))
   for (let i = 0; i < 20; i++) {
     upstream.write(`data: ${i}\n\n`)
     await sleep(10)
@@ -55,7 +57,7 @@ t.test('a stream that keeps sending gets no pings', async t => {
 t.test('an upstream silent past the idle timeout is ended cleanly, and released', async t => {
   const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 50 })
   const upstream = new PassThrough()
-  const out = collect(registry.track(upstream))
+  const out = collect(registry.track(upstream, ALICE_A))
   upstream.write('data: 1\n\n')
   t.equal(await out.ended, 'end', 'a clean end, not an error')
   t.equal(out.text(), 'data: 1\n\n')
@@ -66,7 +68,7 @@ t.test('an upstream silent past the idle timeout is ended cleanly, and released'
 t.test('an upstream that errors mid-stream ends the client cleanly', async t => {
   const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0 })
   const upstream = new PassThrough()
-  const out = collect(registry.track(upstream))
+  const out = collect(registry.track(upstream, ALICE_A))
   upstream.write('data: 1\n\ndata: par')
   await until(() => out.text().length > 0)
   upstream.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))
@@ -77,7 +79,7 @@ t.test('an upstream that errors mid-stream ends the client cleanly', async t => 
 t.test('endAll ends every stream cleanly; a client that leaves releases its upstream', async t => {
   const registry = createStreamRegistry({ keepAliveMs: 10, idleTimeoutMs: 1000 })
   const upstreams = [new PassThrough(), new PassThrough(), new PassThrough()]
-  const clients = upstreams.map(u => registry.track(u))
+  const clients = upstreams.map(u => registry.track(u, ALICE_A))
   const outs = clients.map(collect)
   t.equal(registry.size, 3)
   clients[2].destroy()
@@ -88,4 +90,26 @@ t.test('endAll ends every stream cleanly; a client that leaves releases its upst
   t.equal(await outs[1].ended, 'end')
   t.ok(upstreams[0].destroyed && upstreams[1].destroyed)
   t.equal(registry.size, 0)
+})
+
+t.test('endFor ends the streams of one user in one organization, or in all of them, and no one else\'s', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0 })
+  const owners = [ALICE_A, ALICE_A, { userId: 'user_alice', org: 'org_B' }, { userId: 'user_bob', org: 'org_A' }]
+  const upstreams = owners.map(() => new PassThrough())
+  const outs = upstreams.map((u, i) => collect(registry.track(u, owners[i])))
+  t.teardown(() => registry.endAll())
+
+  t.equal(registry.endFor('user_alice', 'org_A'), 2)
+  t.equal(await outs[0].ended, 'end', 'a clean end: the client reconnects and meets the checks again')
+  t.equal(await outs[1].ended, 'end')
+  t.ok(upstreams[0].destroyed && upstreams[1].destroyed, 'their upstream requests are released')
+  t.equal(registry.size, 2)
+
+  t.equal(registry.endFor('user_alice'), 1, 'every organization of the user')
+  t.equal(await outs[2].ended, 'end')
+  t.equal(registry.size, 1)
+  t.notOk(upstreams[3].destroyed, 'another user\'s stream goes on')
+  upstreams[3].write('data: still here\n\n')
+  await until(() => outs[3].text() === 'data: still here\n\n')
+  t.equal(registry.endFor('user_nobody'), 0)
 })

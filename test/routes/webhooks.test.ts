@@ -1,8 +1,9 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
-import type { Fixtures } from '../helper.ts'
+import type { Fixtures, TestContext } from '../helper.ts'
 import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
 import { startTcpRelay } from '../fixtures/tcp-relay.ts'
 
@@ -230,4 +231,74 @@ t.test('with Redis, an instance that was not listening when a revocation was sen
   relay.refuse(false)
 
   t.ok(await eventually(async () => await call(b, f) === 403, 5000), 'once back, b no longer admits the revoked member')
+})
+
+const COLLEAGUE = 'user_01COLLEAGUE0000000000000'
+
+/** Opens the upstream's endless event stream (an event every 50 ms) as `sub` in `org`. */
+async function openStream (base: string, f: Fixtures, sub: string, org: string): Promise<{ text: () => string, ended: Promise<void> }> {
+  const res = await fetch(`${base}/${org}/mcp/raw/sse`, { headers: { authorization: `Bearer ${f.token(sub)}`, accept: 'text/event-stream' } })
+  if (res.status !== 200) throw new Error(`stream answered ${res.status}`)
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  const ended = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return
+      text += decoder.decode(value, { stream: true })
+    }
+  })()
+  return { text: () => text, ended }
+}
+
+async function listeningBase (t: TestContext, env: Record<string, string>): Promise<{ app: FastifyInstance, base: string }> {
+  const app = await build(t, env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
+}
+
+/** Resolves true once `promise` has settled, false if it has not after `ms`. */
+async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return await Promise.race([promise.then(() => true, () => true), new Promise<boolean>(resolve => setTimeout(() => resolve(false), ms))])
+}
+
+t.test('a revocation ends the user\'s open event streams in that organization, and only those', async t => {
+  const f = await startFixtures(t)
+  f.workos.addMembership({ userId: MEMBER, organizationId: OTHER_ORG, status: 'active', role: 'member' })
+  f.workos.addMembership({ userId: COLLEAGUE, organizationId: ORG, status: 'active', role: 'member' })
+  const { app, base } = await listeningBase(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET })
+  const revoked = await openStream(base, f, MEMBER, ORG)
+  const otherOrg = await openStream(base, f, MEMBER, OTHER_ORG)
+  const colleague = await openStream(base, f, COLLEAGUE, ORG)
+  t.ok(await eventually(() => revoked.text().includes('data: {"n":2}')), 'the stream flows')
+
+  removeMembership(f)
+  t.equal((await deliver(app, membershipEvent('organization_membership.deleted'))).statusCode, 200)
+  t.ok(await settlesWithin(revoked.ended, 1000), 'the revoked member\'s stream ended at once')
+  t.ok(revoked.text().endsWith('\n\n'), 'cleanly, between events')
+
+  const before = { other: otherOrg.text().length, colleague: colleague.text().length }
+  t.ok(await eventually(() => otherOrg.text().length > before.other && colleague.text().length > before.colleague), 'the user\'s stream in another organization, and a colleague\'s, go on')
+  t.notOk(await settlesWithin(otherOrg.ended, 100))
+
+  const reached = f.upstream.requests.length
+  const again = await fetch(`${base}/${ORG}/mcp/raw/sse`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
+  t.equal(again.status, 403, 'the client\'s reconnection is refused')
+  await again.body?.cancel()
+  t.equal(f.upstream.requests.length, reached, 'and reaches nothing upstream')
+})
+
+t.test('with Redis, a revocation sent to one instance ends the user\'s streams on another', { skip: skipRedis }, async t => {
+  const f = await startFixtures(t)
+  const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
+  const a = await build(t, env)
+  const b = await listeningBase(t, env)
+  // Time for b's subscription to be in place.
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const stream = await openStream(b.base, f, MEMBER, ORG)
+  t.ok(await eventually(() => stream.text().includes('data: {"n":1}')))
+  removeMembership(f)
+  t.equal((await deliver(a, userDeleted())).statusCode, 200)
+  t.ok(await settlesWithin(stream.ended, 1000), 'the stream on instance b ended within a second')
 })
