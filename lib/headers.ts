@@ -7,8 +7,12 @@ const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto',
 // Answered by the gateway itself: Node's server sends the 100 Continue, then the gateway has the
 // whole body to pass on (and undici refuses to send Expect at all: every such call failed).
 const ANSWERED_HERE = ['expect']
+// The partition is the gateway's to choose, in the path. Ragie's REST API scopes several endpoints
+// by a `partition` header: one from the client must never get the chance to name another
+// tenant's partition, whatever Ragie's MCP server makes of it.
+const GATEWAY_CHOOSES = ['partition']
 // Every name Ragie never receives from the client, in one set: one look-up a header on the hot path.
-const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING, ...ANSWERED_HERE])
+const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING, ...ANSWERED_HERE, ...GATEWAY_CHOOSES])
 // Ragie's cookies, and its auth challenge: that is about the gateway's key, and the gateway owns
 // the challenges its clients get (one naming Ragie's metadata would send them to sign in there).
 const NOT_TO_CLIENT = new Set(['set-cookie', 'www-authenticate'])

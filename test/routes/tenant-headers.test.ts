@@ -70,6 +70,18 @@ t.test('upstream gets the Ragie key, and none of the client\'s credentials or ho
   t.equal(headers['x-kept'], 'yes', 'an ordinary header passes')
 })
 
+t.test('a partition header from the client never reaches Ragie: the partition is the gateway\'s, in the path', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const res = await app.inject({ method: 'GET', url: ECHO, headers: { authorization: `Bearer ${f.token()}`, partition: 'another_tenant', 'x-kept': 'yes' } })
+  t.equal(res.statusCode, 200, res.body)
+  const { headers, url } = onlyRequest(t, f)
+  t.equal(headers.partition, undefined)
+  t.notOk(JSON.stringify(headers).includes('another_tenant'))
+  t.equal(headers['x-kept'], 'yes')
+  t.ok(url?.startsWith(`/mcp/${ORG.toLowerCase()}/`), url)
+})
+
 t.test('client X-Forwarded-* and Forwarded are not trusted: upstream gets the gateway\'s own', async t => {
   const f = await startFixtures(t)
   const app = await build(t, f.env)
