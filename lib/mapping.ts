@@ -87,3 +87,19 @@ export function resolveTenant (mapping: Mapping, org: string, strict: boolean): 
   if (strict) return null
   return { partition: org.toLowerCase(), apiKey: undefined, allowedRoles: undefined }
 }
+
+/**
+ * True when an organization's route differs between two mappings: gone (strict), another
+ * partition, another key, or other roles admitted. Its open streams then end (plugins/partitions.ts).
+ */
+export function routeChanged (before: Mapping, after: Mapping, org: string, strict: boolean): boolean {
+  const a = resolveTenant(before, org, strict)
+  const b = resolveTenant(after, org, strict)
+  if (a === null || b === null) return a !== b
+  return a.partition !== b.partition || a.apiKey !== b.apiKey || !sameRoles(a.allowedRoles, b.allowedRoles)
+}
+
+function sameRoles (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.length === b.length && a.every(role => b.includes(role)) && b.every(role => a.includes(role))
+}

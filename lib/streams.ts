@@ -32,6 +32,8 @@ export interface StreamRegistry {
    * client's reconnection then meets the checks again. Returns how many it ended.
    */
   endFor: (userId: string, org?: string) => number
+  /** Ends, cleanly, the open streams whose owner passes `test`; returns how many. */
+  endWhere: (test: (owner: StreamOwner) => boolean) => number
   readonly size: number
 }
 
@@ -93,20 +95,25 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
     return client
   }
 
+  function endWhere (test: (owner: StreamOwner) => boolean): number {
+    let ended = 0
+    for (const { end, owner } of [...open.values()]) {
+      if (!test(owner)) continue
+      end()
+      ended++
+    }
+    return ended
+  }
+
   return {
     track,
     endAll () {
       for (const { end } of [...open.values()]) end()
     },
     endFor (userId, org) {
-      let ended = 0
-      for (const { end, owner } of [...open.values()]) {
-        if (owner.userId !== userId || (org !== undefined && owner.org !== org)) continue
-        end()
-        ended++
-      }
-      return ended
+      return endWhere(owner => owner.userId === userId && (org === undefined || owner.org === org))
     },
+    endWhere,
     get size () { return open.size }
   }
 }

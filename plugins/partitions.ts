@@ -2,7 +2,7 @@ import { watch } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { loadMappingFile, resolveTenant } from '../lib/mapping.ts'
+import { loadMappingFile, resolveTenant, routeChanged } from '../lib/mapping.ts'
 import type { Mapping, TenantRoute } from '../lib/mapping.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { configStep } from './config.ts'
@@ -40,13 +40,18 @@ async function partitionsPlugin (fastify: FastifyInstance, opts: GatewayOptions)
 
   function reload (): { ok: true, entries: number } | { ok: false, error: string } {
     if (mappingFile === undefined) return { ok: false, error: 'no mapping file is configured' }
+    const before = mapping
     try {
       mapping = loadMappingFile(mappingFile, env)
     } catch (err) {
       fastify.log.warn({ file: mappingFile, reason: (err as Error).message }, 'mapping file not reloaded: keeping the current mapping')
       return { ok: false, error: (err as Error).message }
     }
-    fastify.log.info({ file: mappingFile, entries: mapping.size }, 'mapping file reloaded')
+    // Open event streams of an organization whose route changed (removed in strict mode, another
+    // partition or key, other roles) end cleanly: their reconnection meets the new mapping, as the
+    // sessions bound to the old partition and key already do (404).
+    const streams = fastify.upstream.streams.endWhere(owner => routeChanged(before, mapping, owner.org, strictMapping))
+    fastify.log.info({ file: mappingFile, entries: mapping.size, streamsEnded: streams }, 'mapping file reloaded')
     return { ok: true, entries: mapping.size }
   }
 
@@ -86,4 +91,4 @@ function watchFile (fastify: FastifyInstance, file: string, reload: () => unknow
   })
 }
 
-export default fp(partitionsPlugin, { name: 'partitions', fastify: '5.x', dependencies: ['config'] })
+export default fp(partitionsPlugin, { name: 'partitions', fastify: '5.x', dependencies: ['config', 'proxy'] })

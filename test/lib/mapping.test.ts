@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { loadMappingFile, parseMapping, resolveTenant } from '../../lib/mapping.ts'
+import { loadMappingFile, parseMapping, resolveTenant, routeChanged } from '../../lib/mapping.ts'
 import { ConfigError } from '../../lib/errors.ts'
 
 const ORG = 'org_01K8BHJC61A42KN38TB98HZHTQ'
@@ -202,4 +202,20 @@ t.test('resolveTenant matches organization ids exactly, case included', async t 
   const mapping = parseMapping({ [ORG]: 'soc2' }, {})
   t.equal(resolveTenant(mapping, ORG.toLowerCase(), true), null)
   t.equal(resolveTenant(mapping, `${ORG}X`, true), null)
+})
+
+t.test('routeChanged: removed, another partition, another key, other roles; the same route is no change', async t => {
+  const env = { KEY_1: 'key_1', KEY_2: 'key_2' }
+  const base = parseMapping({ [ORG]: { partition: 'soc2', apiKeyEnv: 'KEY_1', allowedRoles: ['admin', 'member'] } }, env)
+  const changed = (after: object, strict = true, org = ORG): boolean => routeChanged(base, parseMapping(after, env), org, strict)
+  t.notOk(changed({ [ORG]: { partition: 'soc2', apiKeyEnv: 'KEY_1', allowedRoles: ['member', 'admin'] } }), 'the same route, roles in another order')
+  t.notOk(changed({ [ORG]: { partition: 'soc2', apiKeyEnv: 'KEY_1', allowedRoles: ['admin', 'member'] }, [OTHER_ORG]: 'x' }), 'another organization added')
+  t.ok(changed({}), 'removed, strict: no route any more')
+  t.ok(changed({}, false), 'removed, not strict: its default partition now')
+  t.ok(changed({ [ORG]: { partition: 'soc3', apiKeyEnv: 'KEY_1', allowedRoles: ['admin', 'member'] } }), 'another partition')
+  t.ok(changed({ [ORG]: { partition: 'soc2', apiKeyEnv: 'KEY_2', allowedRoles: ['admin', 'member'] } }), 'another key')
+  t.ok(changed({ [ORG]: { partition: 'soc2', apiKeyEnv: 'KEY_1', allowedRoles: ['admin'] } }), 'fewer roles')
+  t.ok(changed({ [ORG]: { partition: 'soc2', apiKeyEnv: 'KEY_1' } }), 'every role now')
+  t.notOk(routeChanged(new Map(), new Map(), OTHER_ORG, false), 'unmapped before and after, not strict')
+  t.notOk(routeChanged(new Map(), new Map(), OTHER_ORG, true), 'refused before and after, strict')
 })

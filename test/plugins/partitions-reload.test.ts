@@ -1,11 +1,14 @@
 import t from 'tap'
 import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import gateway from '../../app.ts'
-import { captureLogs, startFixtures, ORG } from '../helper.ts'
+import { captureLogs, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
+import { until } from '../fixtures/until.ts'
 
 // Not helper.build: fastify-cli's close-with-grace takes SIGHUP as a signal to shut down.
 async function buildPlain (t: TestContext, env: Record<string, string>, logs?: ReturnType<typeof captureLogs>): Promise<FastifyInstance> {
@@ -116,4 +119,41 @@ t.test('a reload that moves an organization to another partition ends its sessio
   const again = await post({ jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'reload-test', version: '1.0.0' } } })
   t.equal(again.statusCode, 200)
   t.equal(f.upstream.requests.at(-1)?.url, '/mcp/second/', 'a new session is made in the new partition')
+})
+
+t.test('a reload ends the open event streams of an organization whose route changed, and only those', async t => {
+  const f = await startFixtures(t)
+  f.workos.addMembership({ userId: MEMBER, organizationId: OTHER_ORG, status: 'active', role: 'member' })
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: 'first', [OTHER_ORG]: 'other' }) })
+  const file = join(dir, 'mapping.json')
+  const logs = captureLogs()
+  const app = await buildPlain(t, { ...f.env, MAPPING_FILE: file, STRICT_MAPPING: 'true' }, logs)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const open = async (org: string) => {
+    const res = await fetch(`${base}/${org}/mcp/raw/sse`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
+    t.equal(res.status, 200)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    let bytes = 0
+    const ended = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) return
+        bytes += value.length
+      }
+    })()
+    return { ended, bytes: () => bytes }
+  }
+  const moved = await open(ORG)
+  const kept = await open(OTHER_ORG)
+  await until(() => moved.bytes() > 0 && kept.bytes() > 0)
+
+  writeFileSync(file, JSON.stringify({ [ORG]: 'second', [OTHER_ORG]: 'other' }))
+  process.emit('SIGHUP', 'SIGHUP')
+  const settled = await Promise.race([moved.ended.then(() => true), sleep(1000).then(() => false)])
+  t.ok(settled, 'the stream of the organization moved to another partition ended')
+  const before = kept.bytes()
+  await until(() => kept.bytes() > before)
+  t.pass('the other organization\'s stream goes on')
+  t.ok(logs.lines.some(l => /mapping file reloaded/.test(l) && /"streamsEnded":1/.test(l)), 'the log says how many ended')
 })
