@@ -49,6 +49,7 @@ export const EnvSchema = Type.Object({
   RESOURCE_DOCUMENTATION: Type.Optional(url('an http(s) URL')),
   SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes')),
   SESSION_SECRET: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces, e.g. the output of openssl rand -base64 32' })),
+  SESSION_SECRET_PREVIOUS: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces: the SESSION_SECRET being replaced' })),
   BODY_LIMIT: Type.Optional(positive('a positive whole number of bytes')),
   SSE_KEEPALIVE: Type.Optional(integer('a whole number of seconds (0: no keep-alive)')),
   SSE_IDLE_TIMEOUT: Type.Optional(integer('a whole number of seconds (0: no idle limit)')),
@@ -109,6 +110,8 @@ export interface Config {
   resourceDocumentation: string | undefined
   scopesSupported: string[]
   sessionSecret: string | undefined
+  /** The secret being replaced: ids bound with it are still accepted (and re-bound with the new one). */
+  sessionSecretPrevious: string | undefined
   bodyLimit: number
   sseKeepAliveSeconds: number
   sseIdleTimeoutSeconds: number
@@ -154,6 +157,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   }
   const e = raw as Env
   checkBounds(e)
+  if ((e.SESSION_SECRET_PREVIOUS ?? '') !== '' && (e.SESSION_SECRET ?? '') === '') throw new ConfigError('SESSION_SECRET_PREVIOUS needs SESSION_SECRET (the new secret) set too')
   const upstream = parseUrl('RAGIE_MCP_SERVER_URL', e.RAGIE_MCP_SERVER_URL, true)
   const issuer = trimSlash(parseUrl('WORKOS_AUTHORIZATION_SERVER_URL', e.WORKOS_AUTHORIZATION_SERVER_URL, true).href)
   const baseUrl = parseUrl('BASE_URL', e.BASE_URL, false)
@@ -197,6 +201,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     resourceDocumentation: e.RESOURCE_DOCUMENTATION,
     scopesSupported: splitList(e.SCOPES_SUPPORTED),
     sessionSecret: e.SESSION_SECRET === '' ? undefined : e.SESSION_SECRET,
+    sessionSecretPrevious: e.SESSION_SECRET_PREVIOUS === '' ? undefined : e.SESSION_SECRET_PREVIOUS,
     bodyLimit: Number(e.BODY_LIMIT ?? 4 * 1024 * 1024),
     sseKeepAliveSeconds: Number(e.SSE_KEEPALIVE ?? 25),
     sseIdleTimeoutSeconds: Number(e.SSE_IDLE_TIMEOUT ?? 300),

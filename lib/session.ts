@@ -39,8 +39,13 @@ function mac (secret: Buffer, upstreamId: string, owner: SessionOwner): Buffer {
   return createHmac('sha256', secret).update(`${PREFIX}\u0000${owner.userId}\u0000${owner.org}\u0000${owner.partition}\u0000${owner.apiKey}\u0000${upstreamId}`).digest()
 }
 
-/** Creates a binder keyed by `secret` (SESSION_SECRET, or random bytes per start). */
-export function createSessionBinder (secret: Buffer): SessionBinder {
+/**
+ * Creates a binder keyed by `secret` (SESSION_SECRET, or random bytes per start). Ids bound with a
+ * `previous` secret (SESSION_SECRET_PREVIOUS, during a rotation) are still accepted; new ones are
+ * always bound with `secret`.
+ */
+export function createSessionBinder (secret: Buffer, previous: readonly Buffer[] = []): SessionBinder {
+  const accepted = [secret, ...previous]
   return {
     wrap (upstreamId, owner) {
       if (upstreamId.length > MAX_UPSTREAM_ID_LENGTH || !VISIBLE_ASCII.test(upstreamId)) return null
@@ -57,9 +62,11 @@ export function createSessionBinder (secret: Buffer): SessionBinder {
       // The MAC too: its last character carries two unused bits, so four spellings would decode to
       // the same bytes. (A check of the input alone: it tells nothing of the secret.)
       if (given.toString('base64url') !== parts[1]) return null
-      const expected = mac(secret, upstreamId, owner)
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
-      return upstreamId
+      for (const key of accepted) {
+        const expected = mac(key, upstreamId, owner)
+        if (given.length === expected.length && timingSafeEqual(given, expected)) return upstreamId
+      }
+      return null
     }
   }
 }

@@ -107,6 +107,32 @@ t.test('sessions hold across two instances with the same SESSION_SECRET, and onl
   assertRefused(t, f, await post(unset, f.token(), LIST_TOOLS, clientId), before, 'an instance with a random secret')
 })
 
+t.test('rotating SESSION_SECRET: with SESSION_SECRET_PREVIOUS the old ids still work, new ones use the new key', async t => {
+  const f = await fixtures(t)
+  const NEW = 'n'.repeat(40)
+  const before = await build(t, { ...f.env, SESSION_SECRET: SECRET })
+  const rotating = await build(t, { ...f.env, SESSION_SECRET: NEW, SESSION_SECRET_PREVIOUS: SECRET })
+  const after = await build(t, { ...f.env, SESSION_SECRET: NEW })
+  const old = await initialize(t, before, f)
+
+  t.equal((await post(rotating, f.token(), LIST_TOOLS, old.clientId)).statusCode, 200, 'an id bound with the previous key is accepted')
+  t.equal(f.upstream.requests.at(-1)?.headers['mcp-session-id'], old.upstreamId)
+  const reached = f.upstream.requests.length
+  assertRefused(t, f, await post(rotating, f.token(COLLEAGUE), LIST_TOOLS, old.clientId), reached, 'still bound to its user')
+
+  const fresh = await initialize(t, rotating, f)
+  t.equal((await post(after, f.token(), LIST_TOOLS, fresh.clientId)).statusCode, 200, 'a new id is bound with the new key alone')
+  const later = f.upstream.requests.length
+  assertRefused(t, f, await post(before, f.token(), LIST_TOOLS, fresh.clientId), later, 'so an instance still on the old key alone refuses it')
+  assertRefused(t, f, await post(after, f.token(), LIST_TOOLS, old.clientId), later, 'and once SESSION_SECRET_PREVIOUS is gone, the old id is refused')
+})
+
+t.test('SESSION_SECRET_PREVIOUS without SESSION_SECRET, or too short, stops the start', async t => {
+  const f = await fixtures(t)
+  await t.rejects(build(t, { ...f.env, SESSION_SECRET_PREVIOUS: SECRET }), /SESSION_SECRET_PREVIOUS needs SESSION_SECRET/)
+  await t.rejects(build(t, { ...f.env, SESSION_SECRET: SECRET, SESSION_SECRET_PREVIOUS: 'short' }), /SESSION_SECRET_PREVIOUS must be at least 32 characters/)
+})
+
 t.test('a SESSION_SECRET shorter than 32 characters stops the start', async t => {
   const f = await fixtures(t)
   await t.rejects(build(t, { ...f.env, SESSION_SECRET: 'too-short' }), /SESSION_SECRET must be at least 32 characters/)
