@@ -103,3 +103,8 @@ function sameRoles (a: readonly string[] | undefined, b: readonly string[] | und
   if (a === undefined || b === undefined) return a === b
   return a.length === b.length && a.every(role => b.includes(role)) && b.every(role => a.includes(role))
 }
+
+/** The organizations whose route differs between two mappings (see routeChanged). */
+export function changedOrgs (before: Mapping, after: Mapping, strict: boolean): string[] {
+  return [...new Set([...before.keys(), ...after.keys()])].filter(org => routeChanged(before, after, org, strict))
+}

@@ -155,45 +155,63 @@ export function createEvictionBus (link: RedisLink, store: RedisMembershipStore,
     const parsed = parseEviction(message)
     if (parsed === null) return
     if (!parsed.current) {
-      store.revoke(parsed.eviction.userId).catch((err: Error) => { handlers.onRevokeFailed(err) })
+      // Evicted now, and again once the revocation is in Redis: a request in between would read
+      // the old answer from Redis and keep it.
+      store.revoke(parsed.eviction.userId).then(() => { handlers.onEviction(parsed.eviction) }, (err: Error) => { handlers.onRevokeFailed(err) })
     }
     handlers.onEviction(parsed.eviction)
   }
 
-  // ioredis emits 'ready' before it sends the SUBSCRIBE of a reconnection, in the same tick; a
-  // PING sent after that comes back once the SUBSCRIBE has been done. Only then is no eviction
-  // missed any more.
+  // ioredis sends the SUBSCRIBE of a (re)connection before it emits 'ready'; a PING sent after
+  // comes back once the SUBSCRIBE has been done. In subscribe mode Redis answers it
+  // ['pong', '']; outside it, 'PONG': a SUBSCRIBE that was refused (a Redis user without the
+  // channel in its ACL) left the connection outside, and is reported, not taken for subscribed.
+  let closed = false
   let subscribedBefore = false
   let up = false
+  let refusal = ''
+  function confirm (): void {
+    subscriber.ping().then(reply => {
+      if (closed || subscriber.status !== 'ready') return
+      if (!Array.isArray(reply)) {
+        handlers.onLost(`connected but not subscribed (${refusal === '' ? 'SUBSCRIBE not done' : refusal}): check the Redis user's channel permissions`)
+        return
+      }
+      up = true
+      handlers.onSubscribed(subscribedBefore)
+      subscribedBefore = true
+    }, () => {})
+  }
   function onReady (): void {
-    setImmediate(() => {
-      subscriber.ping().then(() => {
-        if (subscriber.status !== 'ready') return
-        up = true
-        handlers.onSubscribed(subscribedBefore)
-        subscribedBefore = true
-      }, () => {})
-    })
+    setImmediate(confirm)
   }
   function onClose (): void {
     if (up) handlers.onLost('connection closed')
     up = false
   }
+  // The probe: a connection that went dead says nothing (a NAT or balancer forgot it).
+  let deadline: NodeJS.Timeout | undefined
   const timer = setInterval(() => {
-    if (subscriber.status !== 'ready') return
-    const deadline = setTimeout(() => {
+    if (closed || deadline !== undefined || subscriber.status !== 'ready') return
+    deadline = setTimeout(() => {
+      deadline = undefined
+      if (closed) return
       if (up) handlers.onLost(`no answer to a ping within ${probe.timeoutMs} ms`)
       up = false
       subscriber.disconnect(true)
     }, probe.timeoutMs)
-    subscriber.ping().then(() => clearTimeout(deadline), () => {})
+    const answered = (): void => {
+      clearTimeout(deadline)
+      deadline = undefined
+    }
+    subscriber.ping().then(answered, answered)
   }, probe.everyMs).unref()
 
   subscriber.on('message', onMessage)
   subscriber.on('ready', onReady)
   subscriber.on('close', onClose)
   // The subscriber queues the command until it is connected, and re-subscribes after a reconnect.
-  subscriber.subscribe(name).catch(() => {})
+  subscriber.subscribe(name).then(() => { refusal = '' }, (err: Error) => { refusal = err.message })
   if (subscriber.status === 'ready') onReady()
   return {
     async publish (eviction) {
@@ -201,7 +219,9 @@ export function createEvictionBus (link: RedisLink, store: RedisMembershipStore,
       await link.client.publish(name, JSON.stringify({ ...eviction, v: 2 }))
     },
     async close () {
+      closed = true
       clearInterval(timer)
+      clearTimeout(deadline)
       subscriber.off('message', onMessage)
       subscriber.off('ready', onReady)
       subscriber.off('close', onClose)

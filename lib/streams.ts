@@ -10,6 +10,14 @@ export interface StreamRegistryOptions {
   keepAliveMs: number
   /** A clean end after this long without a byte from upstream; 0: never. */
   idleTimeoutMs: number
+  /**
+   * How long an ending by `endFor` or `endForOrgs` is remembered: a stream whose request came in
+   * before it, but whose upstream answer comes only after (Ragie slow to answer, a membership
+   * look-up still under way), is ended as it opens. Longer than a request can take to be answered.
+   */
+  rememberMs?: number
+  /** The clock of `track`'s `admittedAt`, in ms (performance.now). */
+  now?: () => number
 }
 
 /** Whose a stream is: the token's user, in the URL's organization. */
@@ -23,17 +31,22 @@ export interface StreamOwner {
  * ended when their user's membership is revoked.
  */
 export interface StreamRegistry {
-  /** Wraps an upstream event stream: what the client is sent, and what `endAll` and `endFor` can end. */
-  track: (upstream: Readable, owner: StreamOwner) => Readable
+  /**
+   * Wraps an upstream event stream: what the client is sent, and what the `end*` methods can end.
+   * `admittedAt` (the `now` clock) is when its request came in: ended at once if the owner's
+   * streams were ended since.
+   */
+  track: (upstream: Readable, owner: StreamOwner, admittedAt?: number) => Readable
   /** Ends every open stream with a clean end of body (the client may reconnect elsewhere). */
   endAll: () => void
   /**
-   * Ends, cleanly, the user's open streams in `org` (every organization when undefined): the
-   * client's reconnection then meets the checks again. Returns how many it ended.
+   * Ends, cleanly, the user's streams in `org` (every organization when undefined), open now or
+   * admitted before now and opening later: the client's reconnection then meets the checks again.
+   * Returns how many open ones it ended.
    */
   endFor: (userId: string, org?: string) => number
-  /** Ends, cleanly, the open streams whose owner passes `test`; returns how many. */
-  endWhere: (test: (owner: StreamOwner) => boolean) => number
+  /** The same for every stream of these organizations. */
+  endForOrgs: (orgs: Iterable<string>) => number
   readonly size: number
 }
 
@@ -44,11 +57,34 @@ interface OpenStream {
 
 function ignore (): void {}
 
+const ALL_ORGS = ''
+
 /** Creates an empty registry. */
 export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveMs: 0, idleTimeoutMs: 0 }): StreamRegistry {
   const open = new Map<Transform, OpenStream>()
+  const now = opts.now ?? (() => performance.now())
+  const rememberMs = opts.rememberMs ?? 10 * 60_000
+  // When each user's streams (per organization, or ALL_ORGS) and each organization's were last
+  // ended. Revocations and reloads are rare; what is older than rememberMs is dropped at the next.
+  const userEnded = new Map<string, Map<string, number>>()
+  const orgEnded = new Map<string, number>()
 
-  function track (upstream: Readable, owner: StreamOwner): Readable {
+  function forgetOld (t: number): void {
+    for (const [org, at] of orgEnded) if (t - at > rememberMs) orgEnded.delete(org)
+    for (const [user, byOrg] of userEnded) {
+      for (const [org, at] of byOrg) if (t - at > rememberMs) byOrg.delete(org)
+      if (byOrg.size === 0) userEnded.delete(user)
+    }
+  }
+
+  function endedSince (owner: StreamOwner, admittedAt: number): boolean {
+    if ((orgEnded.get(owner.org) ?? -Infinity) >= admittedAt) return true
+    const byOrg = userEnded.get(owner.userId)
+    if (byOrg === undefined) return false
+    return Math.max(byOrg.get(owner.org) ?? -Infinity, byOrg.get(ALL_ORGS) ?? -Infinity) >= admittedAt
+  }
+
+  function track (upstream: Readable, owner: StreamOwner, admittedAt?: number): Readable {
     const boundary = createEventBoundary()
     const timers: NodeJS.Timeout[] = []
     const client = new Transform({
@@ -92,6 +128,7 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
       if (!upstream.destroyed) upstream.destroy()
     })
     upstream.pipe(client)
+    if (admittedAt !== undefined && endedSince(owner, admittedAt)) end()
     return client
   }
 
@@ -111,9 +148,20 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
       for (const { end } of [...open.values()]) end()
     },
     endFor (userId, org) {
+      const t = now()
+      forgetOld(t)
+      let byOrg = userEnded.get(userId)
+      if (byOrg === undefined) userEnded.set(userId, byOrg = new Map())
+      byOrg.set(org ?? ALL_ORGS, t)
       return endWhere(owner => owner.userId === userId && (org === undefined || owner.org === org))
     },
-    endWhere,
+    endForOrgs (orgs) {
+      const t = now()
+      forgetOld(t)
+      const set = new Set(orgs)
+      for (const org of set) orgEnded.set(org, t)
+      return set.size === 0 ? 0 : endWhere(owner => set.has(owner.org))
+    },
     get size () { return open.size }
   }
 }

@@ -61,15 +61,25 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
         // Evictions sent while this instance was not listening are lost to it: what it holds may
         // include a revoked member. Redis has the revocations; the next requests read it again.
         cache.clear()
-        if (again) fastify.log.warn('revocation channel back: local membership cache dropped, evictions sent meanwhile may have been missed')
+        if (!again) return
+        // Open event streams too: one of a member revoked meanwhile would go on. Their clients
+        // reconnect (to this instance or another) and meet the checks again.
+        const streams = fastify.upstream.streams.size
+        fastify.upstream.streams.endAll()
+        fastify.log.warn({ streamsEnded: streams }, 'revocation channel back: local membership cache dropped and open event streams ended, evictions sent meanwhile may have been missed')
       },
       onLost: reason => fastify.log.error({ reason }, 'revocation channel lost: evictions from other instances do not reach this one until it is back'),
       onRevokeFailed: err => fastify.log.error({ reason: err.message }, 'revocation from an instance of an earlier release not written to Redis')
     })
 
+  // Forgotten before the publish and again after it: what a request read from Redis in between
+  // (before the revocation landed there) is dropped too, even if this instance's own copy of the
+  // message never comes (its subscription lost).
   async function revoke (eviction: Eviction): Promise<void> {
     forget(eviction)
-    await bus?.publish(eviction)
+    if (bus === null) return
+    await bus.publish(eviction)
+    forget(eviction)
   }
 
   fastify.decorate('membership', Object.assign(cache, { revoke }))

@@ -2,7 +2,7 @@ import { watch } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { loadMappingFile, resolveTenant, routeChanged } from '../lib/mapping.ts'
+import { changedOrgs, loadMappingFile, resolveTenant } from '../lib/mapping.ts'
 import type { Mapping, TenantRoute } from '../lib/mapping.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { configStep } from './config.ts'
@@ -50,7 +50,7 @@ async function partitionsPlugin (fastify: FastifyInstance, opts: GatewayOptions)
     // Open event streams of an organization whose route changed (removed in strict mode, another
     // partition or key, other roles) end cleanly: their reconnection meets the new mapping, as the
     // sessions bound to the old partition and key already do (404).
-    const streams = fastify.upstream.streams.endWhere(owner => routeChanged(before, mapping, owner.org, strictMapping))
+    const streams = fastify.upstream.streams.endForOrgs(changedOrgs(before, mapping, strictMapping))
     fastify.log.info({ file: mappingFile, entries: mapping.size, streamsEnded: streams }, 'mapping file reloaded')
     return { ok: true, entries: mapping.size }
   }

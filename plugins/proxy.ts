@@ -100,7 +100,13 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     undici: upstreamPools as unknown as FastifyReplyFromOptions['undici']
   })
 
-  const streams = createStreamRegistry({ keepAliveMs: c.sseKeepAliveSeconds * 1000, idleTimeoutMs: c.sseIdleTimeoutSeconds * 1000 })
+  const streams = createStreamRegistry({
+    keepAliveMs: c.sseKeepAliveSeconds * 1000,
+    idleTimeoutMs: c.sseIdleTimeoutSeconds * 1000,
+    // Longer than a request can wait to be answered: the checks (WorkOS with its retries), the
+    // connection and Ragie's headers, with room to spare.
+    rememberMs: Math.max(10 * 60_000, 2 * ((c.workosMaxRetries + 1) * c.workosTimeoutMs + c.upstreamConnectTimeoutMs + c.upstreamHeadersTimeoutMs))
+  })
 
   // One set of reply-from options for every request: each callback gets the request, and finds
   // its destination on it, so no closures are made per request.
@@ -126,7 +132,8 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       if (reply.statusCode === 401) return refused(reply, res)
       const type = res.headers['content-type']
       const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
-      reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest)) : res.stream)
+      // Admitted when the request came in: a revocation or reload since then ends it as it opens.
+      reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest), performance.now() - reply.elapsedTime) : res.stream)
     },
     onError: (reply, { error }) => {
       if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))

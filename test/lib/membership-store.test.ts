@@ -7,7 +7,7 @@ import type { RedisLink } from '../../lib/redis.ts'
 import { createEvictionBus, createRedisMembershipStore } from '../../lib/membership-store.ts'
 import type { EvictionHandlers, RedisMembershipStore } from '../../lib/membership-store.ts'
 import type { MembershipEntry } from '../../lib/membership.ts'
-import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
+import { TEST_REDIS_URL, eventually, redisPrefix, redisServerSkip, redisSkip, startOwnRedis } from '../fixtures/redis.ts'
 import { startTcpRelay } from '../fixtures/tcp-relay.ts'
 
 const skip = await redisSkip()
@@ -148,8 +148,9 @@ t.test('an eviction from an instance of an earlier release (no generations) stil
   const old = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 0 })
   t.teardown(() => old.disconnect())
   await old.publish(`${prefix}membership:evict`, JSON.stringify({ userId: USER, organizationId: 'org_A' }))
-  t.ok(await eventually(() => heard.length === 1))
-  t.ok(await eventually(async () => (await store.get(USER, 'org_A')).found === undefined), 'the answer is no longer shared')
+  t.ok(await eventually(() => heard.length === 2), 'told to evict at once, and again once the revocation is in Redis')
+  t.same(heard, [{ userId: USER, organizationId: 'org_A' }, { userId: USER, organizationId: 'org_A' }])
+  t.equal((await store.get(USER, 'org_A')).found, undefined, 'the answer is no longer shared')
 })
 
 t.test('a revocation deletes the per-user hash an earlier release keeps', { skip }, async t => {
@@ -221,4 +222,50 @@ t.test('closing a Redis link whose connections went dead does not wait for ever'
   const started = Date.now()
   await link.close()
   t.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms: QUIT's answer, which never comes, is waited for REDIS_TIMEOUT_MS at most`)
+})
+
+t.test('a SUBSCRIBE the Redis user may not make is reported, never taken for a subscription', { skip: redisServerSkip() }, async t => {
+  const own = await startOwnRedis(t)
+  const admin = new Redis(own.url, { maxRetriesPerRequest: 0 })
+  t.teardown(() => admin.disconnect())
+  // A user that may run every command on every key, but may use no pub/sub channel.
+  await admin.acl('SETUSER', 'nochannels', 'on', '>a-password-for-tests', '~*', 'resetchannels', '+@all')
+  const url = new URL(own.url)
+  url.username = 'nochannels'
+  url.password = 'a-password-for-tests'
+  const link = createRedisLink({ url: url.href, keyPrefix: 'test:acl:', commandTimeoutMs: 1000, onStateChange: () => {} })
+  t.teardown(() => link.close())
+  t.ok(await link.waitUntilUp(2000))
+  const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
+  const events: string[] = []
+  const bus = createEvictionBus(link, store, handlers(() => {}, {
+    onSubscribed: () => events.push('subscribed'),
+    onLost: reason => events.push(`lost: ${reason}`)
+  }))
+  t.teardown(() => bus.close())
+  t.ok(await eventually(() => events.length > 0, 2000))
+  t.equal(events.length, 1)
+  t.match(events[0], /^lost: connected but not subscribed \(NOPERM.*\): check the Redis user's channel permissions$/)
+})
+
+t.test('closing while a probe waits for its answer: nothing is reported afterwards, nothing is left to fire', { skip }, async t => {
+  const target = new URL(TEST_REDIS_URL)
+  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+  t.teardown(() => relay.close())
+  const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: 'test:probe-close:', commandTimeoutMs: 300, onStateChange: () => {} })
+  const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
+  const events: string[] = []
+  const bus = createEvictionBus(link, store, handlers(() => {}, {
+    onSubscribed: () => events.push('subscribed'),
+    onLost: reason => events.push(`lost: ${reason}`)
+  }), { everyMs: 50, timeoutMs: 400 })
+  t.ok(await eventually(() => events.includes('subscribed'), 2000))
+  relay.stall()
+  // A probe's PING is out, unanswered.
+  await sleep(120)
+  await bus.close()
+  await link.close()
+  await sleep(600)
+  t.same(events, ['subscribed'], 'no "lost" after close, no reconnection asked of a closed link')
+  t.equal(link.subscriber.status, 'end')
 })

@@ -113,3 +113,58 @@ t.test('endFor ends the streams of one user in one organization, or in all of th
   await until(() => outs[3].text() === 'data: still here\n\n')
   t.equal(registry.endFor('user_nobody'), 0)
 })
+
+t.test('a stream admitted before its user\'s streams were ended, opening only after, is ended as it opens', async t => {
+  const clock = { ms: 1000 }
+  const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0, rememberMs: 60_000, now: () => clock.ms })
+  t.teardown(() => registry.endAll())
+  const admitted = clock.ms
+  clock.ms += 10
+  registry.endFor('user_alice', 'org_A')
+  clock.ms += 10
+
+  const late = new PassThrough()
+  const lateOut = collect(registry.track(late, ALICE_A, admitted))
+  t.equal(await lateOut.ended, 'end', 'its request came in before the ending: it ends at once, cleanly')
+  t.ok(late.destroyed, 'and its upstream request is released')
+  t.equal(registry.size, 0)
+
+  const after = new PassThrough()
+  const afterOut = collect(registry.track(after, ALICE_A, clock.ms))
+  after.write('data: 1\n\n')
+  await until(() => afterOut.text() === 'data: 1\n\n')
+  t.equal(registry.size, 1, 'a request that came in after the ending flows')
+
+  const elsewhere = new PassThrough()
+  collect(registry.track(elsewhere, { userId: 'user_alice', org: 'org_B' }, admitted))
+  t.equal(registry.size, 2, 'the same user in another organization flows')
+
+  registry.endFor('user_alice')
+  clock.ms += 10
+  const anyOrg = collect(registry.track(new PassThrough(), { userId: 'user_alice', org: 'org_C' }, admitted))
+  t.equal(await anyOrg.ended, 'end', 'after an ending of every organization of the user, any of them')
+
+  // Remembered for rememberMs only.
+  clock.ms += 60_001
+  registry.endFor('user_bob', 'org_Z')
+  const old = new PassThrough()
+  collect(registry.track(old, ALICE_A, admitted))
+  t.notOk(old.destroyed, 'an ending older than rememberMs is forgotten')
+})
+
+t.test('endForOrgs ends every stream of those organizations, open now or admitted before and opening later', async t => {
+  const clock = { ms: 1000 }
+  const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0, now: () => clock.ms })
+  t.teardown(() => registry.endAll())
+  const admitted = clock.ms
+  const open = collect(registry.track(new PassThrough(), ALICE_A, admitted))
+  const other = new PassThrough()
+  collect(registry.track(other, { userId: 'user_bob', org: 'org_B' }, admitted))
+  clock.ms += 10
+  t.equal(registry.endForOrgs(['org_A']), 1)
+  t.equal(await open.ended, 'end')
+  t.notOk(other.destroyed)
+  const late = collect(registry.track(new PassThrough(), { userId: 'user_carol', org: 'org_A' }, admitted))
+  t.equal(await late.ended, 'end', 'a stream of that organization admitted before, opening now')
+  t.equal(registry.endForOrgs([]), 0)
+})

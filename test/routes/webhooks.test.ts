@@ -6,6 +6,7 @@ import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
 import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
 import { startTcpRelay } from '../fixtures/tcp-relay.ts'
+import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
 
 const SECRET = 'whsec_test_do_not_leak'
 const skipRedis = await redisSkip()
@@ -215,12 +216,13 @@ t.test('with Redis, an instance that was not listening when a revocation was sen
   const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
   t.teardown(() => relay.close())
   const a = await build(t, env)
-  const b = await build(t, { ...env, REDIS_URL: `redis://${relay.address}` })
+  const { app: b, base } = await listeningBase(t, { ...env, REDIS_URL: `redis://${relay.address}` })
   // Time for b's first subscription to be confirmed (it drops what it holds then, too).
   await new Promise(resolve => setTimeout(resolve, 300))
   t.equal(await call(b, f), 200)
   t.equal(await call(b, f), 200, 'b holds the member in its own cache')
   t.equal(f.workos.calls.length, 1)
+  const stream = await openStream(base, f, MEMBER, ORG)
 
   // b loses Redis (both its connections); meanwhile the membership is revoked through a.
   relay.refuse(true)
@@ -231,6 +233,7 @@ t.test('with Redis, an instance that was not listening when a revocation was sen
   relay.refuse(false)
 
   t.ok(await eventually(async () => await call(b, f) === 403, 5000), 'once back, b no longer admits the revoked member')
+  t.ok(await settlesWithin(stream.ended, 1000), 'and the event stream it held for them has ended')
 })
 
 const COLLEAGUE = 'user_01COLLEAGUE0000000000000'
@@ -301,4 +304,23 @@ t.test('with Redis, a revocation sent to one instance ends the user\'s streams o
   removeMembership(f)
   t.equal((await deliver(a, userDeleted())).statusCode, 200)
   t.ok(await settlesWithin(stream.ended, 1000), 'the stream on instance b ended within a second')
+})
+
+t.test('a stream whose request came in before the revocation, and whose upstream answers only after it, ends as it opens', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const { app, base } = await listeningBase(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, RAGIE_MCP_SERVER_URL: scripted.url })
+  const answer = fetch(`${base}/${ORG}/mcp`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
+  const upstream = await scripted.next()
+  // Admitted, sent to Ragie, Ragie slow to answer: the membership is revoked meanwhile.
+  removeMembership(f)
+  t.equal((await deliver(app, membershipEvent('organization_membership.deleted'))).statusCode, 200)
+  openEventStream(upstream.res)
+  upstream.res.write('id: 1\ndata: {"after":"the revocation"}\n\n')
+  const res = await answer
+  t.equal(res.status, 200, 'the headers were Ragie\'s')
+  const body = await Promise.race([res.text(), new Promise<string>(resolve => setTimeout(() => resolve('(still open)'), 1000))])
+  t.equal(body, '', 'the stream ended at once, cleanly, with nothing of Ragie\'s events')
+  t.ok(await eventually(() => upstream.closed), 'and the upstream request was closed')
 })
