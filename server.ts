@@ -62,6 +62,13 @@ async function main (): Promise<void> {
   }
 
   const fastify = createServer(config, env)
+  // SIGHUP reloads the mapping file (plugins/partitions.ts). Without one, before that plugin has
+  // loaded (a start that waits on Redis), or once shutdown has taken its listener away, Node's
+  // default would end the process on the spot, with no drain: a fleet-wide `kill -HUP` must
+  // never do that. So this listener is in place before the start begins.
+  process.on('SIGHUP', () => {
+    if (config.mappingFile === undefined) fastify.log.info('SIGHUP: no mapping file to reload')
+  })
   try {
     // Node's default backlog (511) overflows in a connection storm (a deploy, a failover, many
     // clients opening event streams at once): the kernel then drops or resets the connections it
@@ -90,12 +97,6 @@ async function main (): Promise<void> {
   }
   process.on('SIGTERM', () => { shutdown('SIGTERM').catch(() => process.exit(1)) })
   process.on('SIGINT', () => { shutdown('SIGINT').catch(() => process.exit(1)) })
-  // SIGHUP reloads the mapping file (plugins/partitions.ts). Without one, or once shutdown has
-  // taken that listener away, Node's default would end the process on the spot, with no drain:
-  // a fleet-wide `kill -HUP` must never do that.
-  process.on('SIGHUP', () => {
-    if (config.mappingFile === undefined) fastify.log.info('SIGHUP: no mapping file to reload')
-  })
 }
 
 await main()

@@ -2,6 +2,8 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { createServer as createTcpServer } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -215,6 +217,28 @@ t.test('SIGHUP without a mapping file neither ends server.ts nor stops it servin
   t.equal(res.status, 200, 'still serving')
   proc.child.kill('SIGTERM')
   t.same(await proc.exited, { code: 0, signal: null }, 'and it ends only by its own shutdown')
+})
+
+t.test('SIGHUP while server.ts is still starting neither ends it nor stops the start', async t => {
+  const f = await startFixtures(t)
+  // A "Redis" that accepts and never answers holds the start (plugins/redis.ts waits for it);
+  // its first connection says the process is inside that start, which is when SIGHUP goes.
+  const sockets: Socket[] = []
+  const silent = createTcpServer(socket => {
+    sockets.push(socket)
+    if (sockets.length === 1) proc.child.kill('SIGHUP')
+  })
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
+  const redisPort = (silent.address() as AddressInfo).port
+  const proc = startServer(t, [], serverEnv(f, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }))
+  const port = await proc.listening
+  t.ok(sockets.length > 0, 'the signal came while the start waited on Redis')
+  t.equal(proc.child.exitCode, null, 'the process lives on')
+  const res = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/${ORG}/mcp`)
+  t.equal(res.status, 200, 'and serves')
+  proc.child.kill('SIGTERM')
+  t.same(await proc.exited, { code: 0, signal: null }, 'it ends only by its own shutdown')
 })
 
 /** The accept queue the kernel gave a listening socket: `ss` shows it as Send-Q. */
