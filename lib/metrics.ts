@@ -54,11 +54,23 @@ export interface GatewayMetrics {
   upstreamResponse: (statusCode: number) => void
 }
 
+// prom-client's process and Node.js metrics, once per process: they describe the process, not an
+// app, and what collects them (a GC observer, an event-loop delay monitor) has no way to stop. Made
+// per app, each app closed in a process that goes on (an embedder's tests, a reload) would leave
+// its observer running on every GC, holding its registry for ever.
+let processMetrics: Registry | undefined
+function processRegistry (): Registry {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry()
+    collectDefaultMetrics({ register: processMetrics })
+  }
+  return processMetrics
+}
+
 /** Creates the registry; `processDefaults` adds prom-client's process and Node.js metrics. */
 export function createGatewayMetrics (sources: MetricSources, processDefaults: boolean): GatewayMetrics {
-  const registry = new Registry()
-  if (processDefaults) collectDefaultMetrics({ register: registry })
-  const registers = [registry]
+  const own = new Registry()
+  const registers = [own]
 
   const requests = new Counter({ name: 'mcp_gateway_requests_total', help: 'MCP requests by how they ended', labelNames: ['outcome'], registers })
   for (const outcome of OUTCOMES) requests.inc({ outcome }, 0)
@@ -100,7 +112,8 @@ export function createGatewayMetrics (sources: MetricSources, processDefaults: b
   })
 
   return {
-    registry,
+    // The process metrics are the same objects in every app's registry: read, not made again.
+    registry: processDefaults ? Registry.merge([processRegistry(), own]) : own,
     request (outcome, seconds) {
       requests.inc({ outcome })
       duration.observe(seconds)

@@ -121,3 +121,16 @@ t.test('closing the app closes the metrics listener', async t => {
   await app.close()
   await t.rejects(fetch(`${url}/metrics`))
 })
+
+t.test('two apps in one process keep their own counts, and the process metrics outlive the first', async t => {
+  const f = await startFixtures(t)
+  const first = await withMetrics(t, f.env)
+  const second = await withMetrics(t, f.env)
+  t.equal(await call(first.app, f, { authorization: `Bearer ${f.token(MEMBER)}` }), 200)
+  t.equal(sample(await scrape(first.url), 'mcp_gateway_requests_total{outcome="ok"}'), 1)
+  await first.app.close()
+  const text = await scrape(second.url)
+  t.equal(sample(text, 'mcp_gateway_requests_total{outcome="ok"}'), 0, 'the first app\'s request is not the second\'s')
+  t.ok(sample(text, 'process_cpu_user_seconds_total') > 0, 'the process metrics still read after the first app closed')
+  t.ok(text.includes('nodejs_gc_duration_seconds'), 'the GC histogram too')
+})
