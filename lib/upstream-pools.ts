@@ -19,10 +19,10 @@ export class UpstreamPools extends Dispatcher {
   readonly events: Pool
   readonly calls: Pool
 
-  constructor (origin: string, options: Pool.Options) {
+  constructor (origin: string, options: Pool.Options, callOptions: Pool.Options = {}) {
     super()
     this.events = new Pool(origin, options)
-    this.calls = new Pool(origin, options)
+    this.calls = new Pool(origin, { ...options, ...callOptions })
   }
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -57,6 +57,7 @@ function settle (done: Promise<unknown>, callback: ((err: unknown, data: null) =
   ended.then(() => { callback(null, null) }, (err: unknown) => { callback(err, null) })
 }
 
-export function createUpstreamPools (origin: string, options: Pool.Options): UpstreamPools {
-  return new UpstreamPools(origin, options)
+/** Both pools with `options`; the calls pool with `callOptions` over them. */
+export function createUpstreamPools (origin: string, options: Pool.Options, callOptions: Pool.Options = {}): UpstreamPools {
+  return new UpstreamPools(origin, options, callOptions)
 }

@@ -69,6 +69,9 @@ function destinationOf (request: { forwarding: Destination | null }): Destinatio
   return request.forwarding as Destination
 }
 
+// How much longer than SSE_IDLE_TIMEOUT a call's answer may be silent before it is cut off.
+const CALL_BODY_MARGIN_MS = 1000
+
 // reply-from's codes for "too slow": its own for headers, undici's for the connection (TCP + TLS).
 const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
@@ -91,7 +94,13 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     // by default; said here so that no default of another layer can turn it off).
     connect: { timeout: c.upstreamConnectTimeoutMs, rejectUnauthorized: true }
   }
-  const upstreamPools = createUpstreamPools(c.upstreamOrigin, pool)
+  // A call's answer (POST, DELETE) that stops in the middle of its body would otherwise hold its
+  // client and a connection to Ragie for ever: silent for longer than an event stream may be, it
+  // is cut off (the client sees an incomplete answer, never a complete-looking one). An event
+  // stream answering a call is ended cleanly by the registry below first, a second earlier.
+  // Streams (GET) stay with the registry alone; a paused read (a slow client) never counts.
+  const callBodyTimeout = c.sseIdleTimeoutSeconds === 0 ? 0 : c.sseIdleTimeoutSeconds * 1000 + CALL_BODY_MARGIN_MS
+  const upstreamPools = createUpstreamPools(c.upstreamOrigin, pool, { bodyTimeout: callBodyTimeout })
   await fastify.register(replyFrom, {
     base: c.upstreamOrigin,
     disableRequestLogging: true,

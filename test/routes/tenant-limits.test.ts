@@ -212,6 +212,62 @@ t.test('SSE_IDLE_TIMEOUT: an upstream stream silent that long is ended cleanly, 
   t.ok(upstream.closed, 'the upstream request was closed')
 })
 
+t.test('a call\'s answer that stops mid-body is cut off after SSE_IDLE_TIMEOUT, and the upstream request closed', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const logs = captureLogs()
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_IDLE_TIMEOUT: '1', SSE_KEEPALIVE: '0', LOG_LEVEL: 'info' }, { logger: { level: 'info', stream: logs.stream } })
+  const answer = fetch(`http://127.0.0.1:${port}/${ORG}/mcp`, {
+    method: 'POST', headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+  })
+  const upstream = await scripted.next()
+  upstream.res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
+  upstream.res.write('{"jsonrpc":"2.0","id":1,"result":')
+  const res = await answer
+  t.equal(res.status, 200, 'the answer had begun')
+  const started = Date.now()
+  await t.rejects(res.text(), 'the client sees an incomplete answer, not a complete-looking one')
+  t.ok(Date.now() - started < 10_000, 'cut off, not held')
+  await until(() => upstream.closed)
+  t.ok(upstream.closed, 'the upstream request was closed')
+  t.notOk(logs.lines.join('\n').includes(f.token()), 'no token in the logs')
+})
+
+t.test('an event stream answering a call is still ended cleanly by SSE_IDLE_TIMEOUT, not cut off', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_IDLE_TIMEOUT: '1', SSE_KEEPALIVE: '0' })
+  const answer = fetch(`http://127.0.0.1:${port}/${ORG}/mcp`, {
+    method: 'POST', headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/call"}'
+  })
+  const upstream = await scripted.next()
+  openEventStream(upstream.res)
+  upstream.res.write('id: 1\ndata: progress\n\n')
+  const res = await answer
+  t.equal(await res.text(), 'id: 1\ndata: progress\n\n', 'a clean end of body after the silence')
+})
+
+t.test('a slow client is not cut off: a call\'s answer it has not read yet never counts as silence', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_IDLE_TIMEOUT: '1', SSE_KEEPALIVE: '0' })
+  const size = 32 * 1024 * 1024
+  const req = request({ port, host: '127.0.0.1', method: 'POST', path: `/${ORG}/mcp`, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' } })
+  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+  req.end('{}')
+  const upstream = await scripted.next()
+  upstream.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(size) })
+  upstream.res.end(Buffer.alloc(size, 0x20))
+  const res = await answered
+  res.pause()
+  // Well past the timeout, with every buffer on the way full: the gateway has stopped reading.
+  await sleep(3000)
+  t.equal((await readAll(res)).length, size, 'the whole answer arrives once the client reads')
+})
+
 t.test('a refused request takes no stream slot, and a finished GET gives its slot back', async t => {
   const f = await startFixtures(t)
   const app = await build(t, { ...f.env, MAX_STREAMS_PER_USER: '1', MEMBERSHIP_NEGATIVE_TTL_SECONDS: '0' })
