@@ -103,8 +103,22 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   const cache = new LRUCache<string, MembershipEntry>({ max: opts.max, ttl: opts.ttlMs, ttlAutopurge: false })
   const inflight = new Map<string, Promise<MembershipEntry>>()
   const stats: MembershipStats = { hit: 0, miss: 0, error: 0 }
-  // Bumped by every eviction: a look-up that started before one must not cache what it learnt.
-  let evictions = 0
+  // A look-up that started before an eviction of its user must not cache what it learnt. Counted
+  // per user, so that a storm of other users' evictions (a directory sync deprovisioning
+  // hundreds) does not leave every look-up uncached and send each request to WorkOS again. The
+  // per-user counts are bounded; one pushed out bumps `clears`, as `clear()` does, so a look-up
+  // under way then keeps nothing: never a stale answer, at worst one look-up more.
+  let clears = 0
+  const userEvictions = new LRUCache<string, number>({
+    max: opts.max,
+    dispose: (_count, _userId, reason) => { if (reason === 'evict') clears++ }
+  })
+  function generation (userId: string): { clears: number, user: number } {
+    return { clears, user: userEvictions.get(userId) ?? 0 }
+  }
+  function unchanged (userId: string, since: { clears: number, user: number }): boolean {
+    return clears === since.clears && (userEvictions.get(userId) ?? 0) === since.user
+  }
   // Each user's look-ups at the source in the current minute. Any signed-in user may name any
   // organization in the URL: without a budget, one token and made-up organization ids cost one
   // WorkOS call a request, until WorkOS rate-limits the gateway's key and every uncached user
@@ -159,12 +173,12 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   }
 
   async function load (key: string, userId: string, organizationId: string): Promise<{ entry: MembershipEntry, cached: boolean }> {
-    const generation = evictions
+    const before = generation(userId)
     let version = ''
     if (opts.shared !== undefined) {
       const shared = await fromShared(userId, organizationId)
       if (shared.found !== undefined) {
-        if (generation === evictions) keep(key, shared.found.entry, shared.found.ttlMs)
+        if (unchanged(userId, before)) keep(key, shared.found.entry, shared.found.ttlMs)
         return { entry: shared.found.entry, cached: true }
       }
       version = shared.version
@@ -172,7 +186,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     const membership = await fromSource(userId, organizationId)
     const entry: MembershipEntry = membership === null ? NOT_A_MEMBER : { member: true, membership }
     const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
-    if (generation === evictions && ttl > 0) {
+    if (ttl > 0 && unchanged(userId, before)) {
       keep(key, entry, ttl)
       opts.shared?.set(userId, organizationId, entry, ttl, version).catch(err => opts.onSharedError?.(err as Error))
     }
@@ -223,7 +237,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
   // A look-up under way is forgotten too: a request that comes after the eviction asks again
   // rather than join one begun before it (those already waiting get that one's answer).
   function evict (userId: string, organizationId?: string): void {
-    evictions++
+    userEvictions.set(userId, (userEvictions.get(userId) ?? 0) + 1)
     if (organizationId !== undefined) {
       const key = `${organizationId}\u0000${userId}`
       cache.delete(key)
@@ -243,7 +257,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     get,
     evict,
     clear () {
-      evictions++
+      clears++
       cache.clear()
       inflight.clear()
     },

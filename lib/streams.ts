@@ -37,7 +37,10 @@ export interface StreamRegistry {
    * streams were ended since.
    */
   track: (upstream: Readable, owner: StreamOwner, admittedAt?: number) => Readable
-  /** Ends every open stream with a clean end of body (the client may reconnect elsewhere). */
+  /**
+   * Ends every open stream with a clean end of body (the client may reconnect elsewhere), and
+   * every one admitted before now that opens later.
+   */
   endAll: () => void
   /**
    * Ends, cleanly, the user's streams in `org` (every organization when undefined), open now or
@@ -68,6 +71,8 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
   // ended. Revocations and reloads are rare; what is older than rememberMs is dropped at the next.
   const userEnded = new Map<string, Map<string, number>>()
   const orgEnded = new Map<string, number>()
+  // When every stream was last ended (a revocation channel back after a loss, a shutdown).
+  let allEnded = -Infinity
 
   function forgetOld (t: number): void {
     for (const [org, at] of orgEnded) if (t - at > rememberMs) orgEnded.delete(org)
@@ -78,7 +83,7 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
   }
 
   function endedSince (owner: StreamOwner, admittedAt: number): boolean {
-    if ((orgEnded.get(owner.org) ?? -Infinity) >= admittedAt) return true
+    if (allEnded >= admittedAt || (orgEnded.get(owner.org) ?? -Infinity) >= admittedAt) return true
     const byOrg = userEnded.get(owner.userId)
     if (byOrg === undefined) return false
     return Math.max(byOrg.get(owner.org) ?? -Infinity, byOrg.get(ALL_ORGS) ?? -Infinity) >= admittedAt
@@ -145,6 +150,7 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
   return {
     track,
     endAll () {
+      allEnded = now()
       for (const { end } of [...open.values()]) end()
     },
     endFor (userId, org) {

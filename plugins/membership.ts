@@ -7,6 +7,8 @@ import type { Eviction } from '../lib/membership-store.ts'
 import { createWorkosLookup } from '../lib/workos.ts'
 
 const HOUR_MS = 3_600_000
+// A failing shared cache is logged at most this often (each line says how many failures it stands for).
+const SHARED_ERROR_LOG_MS = 10_000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,6 +35,18 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
   // A revocation's mark in Redis outlives any look-up that began before it (WorkOS's timeout,
   // each retry included, with room to spare).
   const store = redis === null ? undefined : createRedisMembershipStore(redis, { revocationHoldMs: Math.max(HOUR_MS, 2 * (c.workosMaxRetries + 1) * c.workosTimeoutMs) })
+  // At most one line per SHARED_ERROR_LOG_MS, saying how many failures it stands for: while Redis
+  // is down every uncached request fails here, and lib/redis.ts has already said so, once.
+  let reportedAt = -Infinity
+  let unreported = 0
+  function sharedError (err: Error): void {
+    unreported++
+    const t = performance.now()
+    if (t - reportedAt < SHARED_ERROR_LOG_MS) return
+    fastify.log.warn({ reason: err.message, failures: unreported }, 'shared membership cache failed')
+    reportedAt = t
+    unreported = 0
+  }
   const cache = createMembershipCache({
     lookup: createWorkosLookup({ apiKey: c.workosApiKey, apiUrl: c.workosApiUrl, timeoutMs: c.workosTimeoutMs, maxRetries: c.workosMaxRetries }),
     ttlMs: c.membershipTtlSeconds * 1000,
@@ -41,7 +55,7 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
     lookupsPerUserPerMinute: c.membershipLookupsPerUserPerMin,
     retryAfterSeconds: c.retryAfterSeconds,
     shared: store,
-    onSharedError: err => fastify.log.warn({ reason: err.message }, 'shared membership cache failed')
+    onSharedError: sharedError
   })
   // A revoked membership also ends the user's open event streams in that organization (in all of
   // them for a deleted user), cleanly: the client's reconnection meets the checks again, and is
@@ -78,8 +92,13 @@ async function membershipPlugin (fastify: FastifyInstance): Promise<void> {
   async function revoke (eviction: Eviction): Promise<void> {
     forget(eviction)
     if (bus === null) return
-    await bus.publish(eviction)
-    forget(eviction)
+    try {
+      await bus.publish(eviction)
+    } finally {
+      // Even when the publish failed (the revocation itself may have landed): WorkOS retries the
+      // webhook on the 503, but what this instance read meanwhile goes now.
+      forget(eviction)
+    }
   }
 
   fastify.decorate('membership', Object.assign(cache, { revoke }))

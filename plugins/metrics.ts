@@ -40,15 +40,19 @@ async function metricsPlugin (fastify: FastifyInstance): Promise<void> {
   })
   // Counted when the response closes, as the request line is written (app.ts says why): an event
   // stream the client leaves, and a request whose client left before any answer, count too.
-  function countRequest (request: FastifyRequest, reply: FastifyReply): void {
-    if (!reply.raw.headersSent) return metrics.request('client_closed', reply.elapsedTime / 1000)
+  // Timed from this hook, not with `reply.elapsedTime`: Fastify keeps no start time in an app
+  // without a logger (the gateway embedded in a host's `Fastify()`), where that reads 0.
+  function countRequest (request: FastifyRequest, reply: FastifyReply, start: number): void {
+    const seconds = (performance.now() - start) / 1000
+    if (!reply.raw.headersSent) return metrics.request('client_closed', seconds)
     const code = refusals.get(request)
-    metrics.request(outcomeOf(reply.statusCode, code), reply.elapsedTime / 1000)
+    metrics.request(outcomeOf(reply.statusCode, code), seconds)
     if (code === undefined) metrics.upstreamResponse(reply.statusCode)
   }
   fastify.addHook('onRequest', function countOnClose (request, reply, done) {
     if (request.method !== 'OPTIONS' && TENANT_ROUTE.test(request.routeOptions.url ?? '')) {
-      reply.raw.on('close', () => { countRequest(request, reply) })
+      const start = performance.now()
+      reply.raw.on('close', () => { countRequest(request, reply, start) })
     }
     done()
   })

@@ -142,7 +142,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       const type = res.headers['content-type']
       const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
       // Admitted when the request came in: a revocation or reload since then ends it as it opens.
-      reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest), performance.now() - reply.elapsedTime) : res.stream)
+      reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt) : res.stream)
     },
     onError: (reply, { error }) => {
       if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))

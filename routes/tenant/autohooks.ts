@@ -17,6 +17,12 @@ declare module 'fastify' {
 /** What the checks learn about a request, step by step. */
 export interface TenantState {
   path: TenantPath
+  /**
+   * When the request came in (performance.now): a stream is ended as it opens if its owner's
+   * streams were ended since. Not Fastify's `reply.elapsedTime`, which stays 0 in an app without
+   * a logger or an onResponse hook (the gateway embedded in a host's `Fastify()`).
+   */
+  admittedAt: number
   userId?: string
   route?: TenantRoute
   destination?: Destination
@@ -37,7 +43,7 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
   function checkPath (request: FastifyRequest): TenantState {
     const path = parseTenantPath(request.raw.url ?? '')
     if (path === null) throw gatewayError('GW_NOT_FOUND', 'no such resource')
-    const tenant: TenantState = { path }
+    const tenant: TenantState = { path, admittedAt: performance.now() }
     request.tenant = tenant
     return tenant
   }

@@ -260,6 +260,35 @@ t.test('a look-up in flight when an eviction arrives is answered but not cached'
   t.equal(s.calls.length, 2, 'the answer learnt before the eviction was not kept')
 })
 
+t.test('an eviction of another user does not keep a look-up in flight from being cached', async t => {
+  // A directory sync deprovisioning others must not leave every look-up uncached (each request
+  // would go to WorkOS again, until it rate-limits the gateway).
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup)
+  const release = s.hold()
+  const pending = cache.get(MEMBER, ORG)
+  cache.evict(STRANGER, ORG)
+  cache.evict(STRANGER)
+  release()
+  t.same(await pending, { roles: ['member'] })
+  t.same(await cache.get(MEMBER, ORG), { roles: ['member'] })
+  t.equal(s.calls.length, 1, 'the answer was kept')
+})
+
+t.test('once the per-user eviction counts overflow, a look-up in flight keeps nothing: never a stale answer', async t => {
+  const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
+  const cache = cacheFor(s.lookup, { max: 1 })
+  const release = s.hold()
+  const pending = cache.get(MEMBER, ORG)
+  cache.evict(MEMBER, ORG)
+  // Pushes the member's count out: read again, it would look as it did when the look-up began.
+  cache.evict(STRANGER, ORG)
+  release()
+  t.same(await pending, { roles: ['member'] })
+  await cache.get(MEMBER, ORG)
+  t.equal(s.calls.length, 2, 'the answer learnt before the eviction was not kept')
+})
+
 for (const [kind, evictOne] of [['one organization', true], ['every organization', false]] as const) {
   t.test(`a request after an eviction (${kind}) does not join a look-up begun before it`, async t => {
     // WorkOS said "member" to the first look-up; the membership is deleted before that answer

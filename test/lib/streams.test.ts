@@ -152,6 +152,30 @@ t.test('a stream admitted before its user\'s streams were ended, opening only af
   t.notOk(old.destroyed, 'an ending older than rememberMs is forgotten')
 })
 
+t.test('endAll ends every stream open now, and every one admitted before it that opens later', async t => {
+  // A revocation channel back after a loss ends all streams: one whose request was admitted from
+  // the stale cache, with Ragie's answer still to come, must not escape it.
+  const clock = { ms: 1000 }
+  const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0, now: () => clock.ms })
+  t.teardown(() => registry.endAll())
+  const admitted = clock.ms
+  const open = collect(registry.track(new PassThrough(), ALICE_A, admitted))
+  clock.ms += 10
+  registry.endAll()
+  t.equal(await open.ended, 'end', 'the open one ends cleanly')
+  clock.ms += 10
+  const late = new PassThrough()
+  const lateOut = collect(registry.track(late, { userId: 'user_bob', org: 'org_Z' }, admitted))
+  t.equal(await lateOut.ended, 'end', 'one admitted before, opening after, ends as it opens')
+  t.ok(late.destroyed, 'and its upstream request is released')
+
+  const after = new PassThrough()
+  const afterOut = collect(registry.track(after, ALICE_A, clock.ms))
+  after.write('data: 1\n\n')
+  await until(() => afterOut.text() === 'data: 1\n\n')
+  t.equal(registry.size, 1, 'one admitted after flows')
+})
+
 t.test('endForOrgs ends every stream of those organizations, open now or admitted before and opening later', async t => {
   const clock = { ms: 1000 }
   const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 0, now: () => clock.ms })

@@ -1,5 +1,7 @@
 import t from 'tap'
+import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
+import gateway from '../../app.ts'
 import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { Fixtures } from '../helper.ts'
 import { eventually } from '../fixtures/redis.ts'
@@ -133,4 +135,19 @@ t.test('two apps in one process keep their own counts, and the process metrics o
   t.equal(sample(text, 'mcp_gateway_requests_total{outcome="ok"}'), 0, 'the first app\'s request is not the second\'s')
   t.ok(sample(text, 'process_cpu_user_seconds_total') > 0, 'the process metrics still read after the first app closed')
   t.ok(text.includes('nodejs_gc_duration_seconds'), 'the GC histogram too')
+})
+
+t.test('request durations are measured in a host app without a logger too', async t => {
+  // Fastify keeps no start time for its replies in an app without a logger: reply.elapsedTime is 0.
+  const f = await startFixtures(t)
+  const port = await freePort()
+  const host = Fastify()
+  t.teardown(() => host.close())
+  await host.register(gateway, { env: { ...f.env, METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1' } })
+  await host.ready()
+  const res = await host.inject({ method: 'GET', url: `/${ORG}/mcp/raw/slow/120`, headers: { authorization: `Bearer ${f.token(MEMBER)}` } })
+  t.equal(res.statusCode, 200)
+  const text = await scrape(`http://127.0.0.1:${port}`)
+  t.equal(sample(text, 'mcp_gateway_request_duration_seconds_count'), 1)
+  t.ok(sample(text, 'mcp_gateway_request_duration_seconds_sum') >= 0.1, 'the upstream\'s 120 ms are in the duration')
 })

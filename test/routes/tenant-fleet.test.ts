@@ -100,4 +100,8 @@ t.test('a gateway whose Redis never answers still starts and serves nobody unkno
   t.equal(await call(app, f), 503)
   t.equal(upstreamCount(f), 0)
   t.ok(logs.lines.some(l => /redis not reachable at start/.test(l)))
+  for (let i = 0; i < 20; i++) t.equal(await call(app, f, `user_01UNKNOWN${i}`), 503)
+  const failures = logs.lines.filter(l => /shared membership cache failed/.test(l))
+  t.equal(failures.length, 1, 'one line, not one per refused request')
+  t.equal(JSON.parse(failures[0]).failures, 1, 'saying how many failures it stands for')
 })

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import Fastify from 'fastify'
+import gateway from '../../app.ts'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
@@ -261,6 +263,15 @@ async function listeningBase (t: TestContext, env: Record<string, string>): Prom
   return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
 }
 
+/** The gateway registered in a host's plain `Fastify()` (no logger), listening. */
+async function embeddedBase (t: TestContext, env: Record<string, string>): Promise<{ app: FastifyInstance, base: string }> {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(gateway, { env })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
+}
+
 /** Resolves true once `promise` has settled, false if it has not after `ms`. */
 async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
   return await Promise.race([promise.then(() => true, () => true), new Promise<boolean>(resolve => setTimeout(() => resolve(false), ms))])
@@ -306,21 +317,25 @@ t.test('with Redis, a revocation sent to one instance ends the user\'s streams o
   t.ok(await settlesWithin(stream.ended, 1000), 'the stream on instance b ended within a second')
 })
 
-t.test('a stream whose request came in before the revocation, and whose upstream answers only after it, ends as it opens', async t => {
-  const f = await startFixtures(t)
-  const scripted = await startScriptedUpstream()
-  t.teardown(() => scripted.close())
-  const { app, base } = await listeningBase(t, { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, RAGIE_MCP_SERVER_URL: scripted.url })
-  const answer = fetch(`${base}/${ORG}/mcp`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
-  const upstream = await scripted.next()
-  // Admitted, sent to Ragie, Ragie slow to answer: the membership is revoked meanwhile.
-  removeMembership(f)
-  t.equal((await deliver(app, membershipEvent('organization_membership.deleted'))).statusCode, 200)
-  openEventStream(upstream.res)
-  upstream.res.write('id: 1\ndata: {"after":"the revocation"}\n\n')
-  const res = await answer
-  t.equal(res.status, 200, 'the headers were Ragie\'s')
-  const body = await Promise.race([res.text(), new Promise<string>(resolve => setTimeout(() => resolve('(still open)'), 1000))])
-  t.equal(body, '', 'the stream ended at once, cleanly, with nothing of Ragie\'s events')
-  t.ok(await eventually(() => upstream.closed), 'and the upstream request was closed')
-})
+for (const embedded of [false, true]) {
+  t.test(`a stream whose request came in before the revocation, and whose upstream answers only after it, ends as it opens${embedded ? ' (embedded in a host app without a logger)' : ''}`, async t => {
+    const f = await startFixtures(t)
+    const scripted = await startScriptedUpstream()
+    t.teardown(() => scripted.close())
+    const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, RAGIE_MCP_SERVER_URL: scripted.url }
+    // A host's own Fastify() has no logger: Fastify then keeps no start time for its replies.
+    const { app, base } = embedded ? await embeddedBase(t, env) : await listeningBase(t, env)
+    const answer = fetch(`${base}/${ORG}/mcp`, { headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
+    const upstream = await scripted.next()
+    // Admitted, sent to Ragie, Ragie slow to answer: the membership is revoked meanwhile.
+    removeMembership(f)
+    t.equal((await deliver(app, membershipEvent('organization_membership.deleted'))).statusCode, 200)
+    openEventStream(upstream.res)
+    upstream.res.write('id: 1\ndata: {"after":"the revocation"}\n\n')
+    const res = await answer
+    t.equal(res.status, 200, 'the headers were Ragie\'s')
+    const body = await Promise.race([res.text(), new Promise<string>(resolve => setTimeout(() => resolve('(still open)'), 1000))])
+    t.equal(body, '', 'the stream ended at once, cleanly, with nothing of Ragie\'s events')
+    t.ok(await eventually(() => upstream.closed), 'and the upstream request was closed')
+  })
+}
