@@ -3,7 +3,19 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 // RFC 9110 §7.6.1 connection-specific fields, plus credentials that are the client's, not Ragie's.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'])
 const CLIENT_CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization'])
-const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip'])
+// What a client may claim about where a request came from or was meant to go: some servers and
+// proxies act on these (rewrite the path, take the client address, override the method). Every
+// `X-Forwarded-*` goes too (`X-Forwarded-Prefix`, `-Uri`, `-Client-Cert`, …), by its prefix.
+const FORWARDING = new Set([
+  'forwarded', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip', 'x-client-ip', 'x-cluster-client-ip', 'client-ip',
+  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-host', 'x-original-method',
+  'x-http-method-override', 'x-http-method', 'x-method-override'
+])
+const FORWARDING_PREFIX = 'x-forwarded-'
+// Ragie is asked for its answers uncompressed: event streams reach the client as produced, with
+// no compression (SPEC §6), and the gateway reads their event boundaries and adds its keep-alive
+// comments, which it could do in no compressed stream. The client's own wish goes with it.
+const ENCODING = ['accept-encoding']
 // Answered by the gateway itself: Node's server sends the 100 Continue, then the gateway has the
 // whole body to pass on (and undici refuses to send Expect at all: every such call failed).
 const ANSWERED_HERE = ['expect']
@@ -12,7 +24,7 @@ const ANSWERED_HERE = ['expect']
 // tenant's partition, whatever Ragie's MCP server makes of it.
 const GATEWAY_CHOOSES = ['partition']
 // Every name Ragie never receives from the client, in one set: one look-up a header on the hot path.
-const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING, ...ANSWERED_HERE, ...GATEWAY_CHOOSES])
+const NOT_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, ...FORWARDING, ...ANSWERED_HERE, ...GATEWAY_CHOOSES, ...ENCODING])
 // Ragie's cookies, and its auth challenge: that is about the gateway's key, and the gateway owns
 // the challenges its clients get (one naming Ragie's metadata would send them to sign in there).
 const NOT_TO_CLIENT = new Set(['set-cookie', 'www-authenticate'])
@@ -38,16 +50,18 @@ function connectionTokens (value: string | string[] | undefined): readonly strin
 
 /**
  * The headers Ragie receives: the client's minus its credentials, hop-by-hop and forwarding
- * headers, plus the Ragie key and the gateway's own X-Forwarded-*.
+ * headers and its Accept-Encoding, plus the Ragie key, the gateway's own X-Forwarded-* and
+ * `Accept-Encoding: identity`.
  */
 export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, apiKey: string, forwarded: ForwardedFor): IncomingHttpHeaders {
   const drop = connectionTokens(incoming.connection)
   const out: IncomingHttpHeaders = {}
   for (const name in incoming) {
-    if (NOT_UPSTREAM.has(name) || drop.includes(name)) continue
+    if (NOT_UPSTREAM.has(name) || name.startsWith(FORWARDING_PREFIX) || drop.includes(name)) continue
     out[name] = incoming[name]
   }
   out.authorization = `Bearer ${apiKey}`
+  out['accept-encoding'] = 'identity'
   out['x-forwarded-for'] = forwarded.ip
   out['x-forwarded-proto'] = forwarded.protocol
   out['x-forwarded-host'] = forwarded.host

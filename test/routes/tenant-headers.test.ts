@@ -97,7 +97,18 @@ t.test('client X-Forwarded-* and Forwarded are not trusted: upstream gets the ga
       'x-forwarded-proto': 'gopher',
       'x-forwarded-port': '6666',
       'x-real-ip': '6.6.6.6',
-      forwarded: 'for=6.6.6.6;host=evil.example;proto=gopher'
+      forwarded: 'for=6.6.6.6;host=evil.example;proto=gopher',
+      // Others that servers and proxies act on: a path, a method, a client address or certificate.
+      'x-forwarded-prefix': '/mcp/evil-partition/',
+      'x-forwarded-uri': '/mcp/evil-partition/',
+      'x-forwarded-client-cert': 'Hash=evil.example',
+      'x-original-url': '/mcp/evil-partition/',
+      'x-rewrite-url': '/mcp/evil-partition/',
+      'x-http-method-override': 'PUT',
+      'x-method-override': 'PUT',
+      'true-client-ip': '6.6.6.6',
+      'cf-connecting-ip': '6.6.6.6',
+      'x-client-ip': '6.6.6.6'
     }
   })
   t.equal(res.statusCode, 200, res.body)
@@ -112,6 +123,19 @@ t.test('client X-Forwarded-* and Forwarded are not trusted: upstream gets the ga
   t.notOk(all.includes('6.6.6.6'), 'no client-claimed address reaches upstream')
   t.notOk(all.includes('evil.example'), 'no client-claimed host reaches upstream')
   t.notOk(all.includes('gopher'), 'no client-claimed protocol reaches upstream')
+  t.notOk(all.includes('evil-partition'), 'no client-claimed path reaches upstream')
+  t.notOk(all.includes('PUT'), 'no client-claimed method reaches upstream')
+  t.same(Object.keys(headers).filter(name => name.startsWith('x-forwarded-')).sort(), ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'], 'only the gateway\'s own X-Forwarded-*')
+})
+
+t.test('Ragie is asked for uncompressed answers, whatever the client accepts', async t => {
+  // Event streams reach the client uncompressed (SPEC §6); the gateway reads their event
+  // boundaries and adds keep-alive comments, which no compressed stream could take.
+  const f = await startFixtures(t)
+  const app = await build(t, f.env)
+  const res = await app.inject({ method: 'GET', url: ECHO, headers: { authorization: `Bearer ${f.token()}`, 'accept-encoding': 'gzip, deflate, br' } })
+  t.equal(res.statusCode, 200)
+  t.equal(onlyRequest(t, f).headers['accept-encoding'], 'identity')
 })
 
 t.test('MCP headers pass upstream unchanged, the session id unwrapped to Ragie\'s own', async t => {
