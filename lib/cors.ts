@@ -16,3 +16,10 @@ export function originAllowed (origin: string | undefined, allowed: readonly str
 export function allowedRequestHeaders (requested: string | undefined): string {
   return requested !== undefined && HEADER_LIST.test(requested) ? requested : DEFAULT_ALLOWED_HEADERS
 }
+
+/** The CORS headers of a tenant answer to an allowed `origin`. */
+export function setCorsHeaders (reply: { header: (name: string, value: string) => unknown }, origin: string): void {
+  reply.header('access-control-allow-origin', origin)
+  reply.header('access-control-expose-headers', EXPOSED_HEADERS)
+  reply.header('vary', 'Origin')
+}

@@ -48,6 +48,14 @@ function connectionTokens (value: string | string[] | undefined): readonly strin
   return (Array.isArray(value) ? value.join(',') : value).split(',').map(t => t.trim().toLowerCase()).filter(Boolean)
 }
 
+/** A Vary value that also names `field` (unless it is `*`, which already covers every field). */
+function withVary (value: string | number | string[], field: string): string {
+  const fields = (Array.isArray(value) ? value.join(',') : String(value)).split(',').map(f => f.trim()).filter(Boolean)
+  const lower = field.toLowerCase()
+  if (fields.includes('*') || fields.some(f => f.toLowerCase() === lower)) return fields.join(', ')
+  return [...fields, field].join(', ')
+}
+
 /**
  * The headers Ragie receives: the client's minus its credentials, hop-by-hop and forwarding
  * headers and its Accept-Encoding, plus the Ragie key, the gateway's own X-Forwarded-* and
@@ -72,13 +80,16 @@ export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, apiKey: s
  * The headers the client receives: Ragie's minus cookies, hop-by-hop, its auth challenge and CORS
  * (the gateway owns its CORS policy), and event streams marked never to be buffered.
  */
-export function clientResponseHeaders (incoming: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+export function clientResponseHeaders (incoming: Record<string, string | string[] | undefined>, varyOn?: string): OutgoingHttpHeaders {
   const drop = connectionTokens(incoming.connection)
   const out: OutgoingHttpHeaders = {}
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || NOT_TO_CLIENT.has(name) || name.startsWith('access-control-') || drop.includes(name)) continue
     out[name] = incoming[name]
   }
+  // Ragie's Vary would replace the gateway's own (`Origin`, with CORS): a cache shared by several
+  // origins could then hand one origin's answer to another. Both are kept.
+  if (varyOn !== undefined && out.vary !== undefined) out.vary = withVary(out.vary, varyOn)
   const type = incoming['content-type']
   if (typeof type === 'string' && type.startsWith('text/event-stream')) {
     out['x-accel-buffering'] = 'no'

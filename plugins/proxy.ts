@@ -10,6 +10,7 @@ import { createStreamRegistry } from '../lib/streams.ts'
 import { createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
 import { gatewayError } from '../lib/errors.ts'
+import { setCorsHeaders } from '../lib/cors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
 import type { SessionBinder, SessionOwner } from '../lib/session.ts'
 
@@ -135,7 +136,8 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
         host: request.host
       }), destination.sessionId)
     },
-    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
+    // With an Origin, the gateway has set its own CORS headers and `Vary: Origin` (routes/tenant).
+    rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers, request?.headers.origin === undefined ? undefined : 'Origin'), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
     onResponse: (request, reply, raw) => {
       const res = raw as unknown as UpstreamResponse
       if (reply.statusCode === 401) return refused(reply, res)
@@ -162,6 +164,9 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   function refused (reply: Parameters<NonNullable<FastifyReplyFromHooks['onResponse']>>[1], res: UpstreamResponse): void {
     res.stream.destroy()
     for (const name in res.headers) reply.removeHeader(name)
+    // Among them, perhaps, names of the gateway's own CORS headers: the browser must read the 502.
+    const origin = reply.request.headers.origin
+    if (origin !== undefined) setCorsHeaders(reply, origin)
     reply.log.error({ partition: reply.request.tenant?.route?.partition }, 'Ragie refused the gateway\'s API key (401): check RAGIE_API_KEY, or the apiKeyEnv of this organization\'s mapping')
     reply.send(gatewayError('GW_UPSTREAM_REFUSED', 'the MCP server refused the gateway\'s credentials'))
   }

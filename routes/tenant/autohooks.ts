@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseTenantPath, upstreamPath } from '../../lib/paths.ts'
 import type { TenantPath } from '../../lib/paths.ts'
 import { gatewayError } from '../../lib/errors.ts'
-import { EXPOSED_HEADERS, originAllowed } from '../../lib/cors.ts'
+import { originAllowed, setCorsHeaders } from '../../lib/cors.ts'
 import { roleAllowed } from '../../lib/membership.ts'
 import type { Membership } from '../../lib/membership.ts'
 import type { Destination } from '../../plugins/proxy.ts'
@@ -52,11 +52,7 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
   function checkOrigin (request: FastifyRequest, reply: FastifyReply): void {
     const origin = request.headers.origin
     if (!originAllowed(origin, c.allowedOrigins)) throw gatewayError('GW_ORIGIN_FORBIDDEN', 'this origin may not call the gateway')
-    if (origin !== undefined) {
-      reply.header('access-control-allow-origin', origin)
-        .header('access-control-expose-headers', EXPOSED_HEADERS)
-        .header('vary', 'Origin')
-    }
+    if (origin !== undefined) setCorsHeaders(reply, origin)
   }
 
   // 5. The partition: strict mode answers 404 only now, so strangers cannot probe which tenants exist.

@@ -367,8 +367,22 @@ t.test('an allowed Origin is proxied, with the gateway\'s CORS headers instead o
   const exposed = String(res.headers['access-control-expose-headers']).split(',').map(h => h.trim().toLowerCase())
   t.ok(exposed.includes('mcp-session-id'), 'Mcp-Session-Id is exposed')
   t.ok(exposed.includes('www-authenticate'), 'WWW-Authenticate is exposed')
-  t.match(String(res.headers.vary), /origin/i)
+  t.equal(res.headers.vary, 'Accept-Encoding, Origin', 'Ragie\'s Vary and the gateway\'s own, neither replacing the other')
   t.equal(f.upstream.requests.length, 1)
+
+  const noOrigin = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/status/200`, headers: { authorization: `Bearer ${f.token()}` } })
+  t.equal(noOrigin.headers.vary, 'Accept-Encoding', 'without an Origin, Ragie\'s Vary as it is')
+})
+
+t.test('Ragie refusing the gateway\'s key answers a browser a 502 it can read: the gateway\'s CORS headers stay', async t => {
+  const f = await startFixtures(t)
+  const app = await build(t, { ...f.env, ALLOWED_ORIGINS: 'https://good.example' })
+  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/status/401`, headers: { authorization: `Bearer ${f.token()}`, origin: 'https://good.example' } })
+  t.equal(res.statusCode, 502)
+  t.equal(res.headers['access-control-allow-origin'], 'https://good.example')
+  t.equal(res.headers.vary, 'Origin')
+  t.match(String(res.headers['access-control-expose-headers']), /Mcp-Session-Id/)
+  t.equal(res.headers['x-upstream'], undefined, 'none of Ragie\'s headers')
 })
 
 t.test('an allowed Origin without a token gets a 401 the browser can read', async t => {
