@@ -69,7 +69,9 @@ function isSafeSegment (raw: string): boolean {
   if (raw.includes('\\') || ENCODED_SEPARATOR.test(raw)) return false
   const decoded = decodeSegment(raw)
   if (decoded === null) return false
-  if (decoded === '.' || decoded === '..') return false
+  // Dot segments, and any segment that begins or ends with two dots (`..x`, `a..`): legal in a
+  // URL, but reply-from refuses them (with a 400, and only once every check has run).
+  if (decoded === '.' || decoded.startsWith('..') || decoded.endsWith('..')) return false
   // A percent left after one decoding is double encoding: refused, so no upstream can decode it twice.
   return !CONTROL.test(decoded) && !decoded.includes('%')
 }
