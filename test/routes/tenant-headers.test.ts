@@ -425,5 +425,11 @@ t.test('a CORS preflight for /<org>/mcp gets 204 with CORS headers, needs no tok
   const evil = await app.inject({ method: 'OPTIONS', url: `/${ORG}/mcp`, headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
   t.equal(evil.statusCode, 403, 'a preflight from an evil origin is refused')
   t.equal(evil.headers['access-control-allow-origin'], undefined)
+  for (const url of ['/not-an-org/mcp', '/not-an-org/mcp/x', `/${ORG}/mcp/../admin`, `/${ORG}/mcp/%2e%2e/x`]) {
+    const stray = await app.inject({ method: 'OPTIONS', url, headers: { origin: 'https://good.example', 'access-control-request-method': 'POST' } })
+    t.equal(stray.statusCode, 404, `a preflight for ${url}: 404, as any other path`)
+    t.same(stray.json(), { error: 'not_found', error_description: 'no such resource' })
+    t.equal(stray.headers['access-control-allow-methods'], undefined)
+  }
   t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
 })
