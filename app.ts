@@ -27,6 +27,12 @@ function routerError (error: FastifyError, _request: FastifyRequest, reply: Fast
  */
 function clientError (err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable) return
+  // A bad request pipelined behind one still being answered (an event stream, say): an answer
+  // written now would land inside that one's body. The connection just closes, as Node's own does.
+  if ((socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent === true) {
+    socket.destroy()
+    return
+  }
   const [status, reason, error] = err.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'Request Header Fields Too Large', 'request_header_fields_too_large']
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request_timeout'] : [400, 'Bad Request', 'bad_request']

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
+import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { build, captureLogs, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
@@ -266,6 +267,22 @@ t.test('a slow client is not cut off: a call\'s answer it has not read yet never
   // Well past the timeout, with every buffer on the way full: the gateway has stopped reading.
   await sleep(3000)
   t.equal((await readAll(res)).length, size, 'the whole answer arrives once the client reads')
+})
+
+t.test('a malformed request pipelined behind an event stream closes the connection, and writes nothing into the stream', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, f.env)
+  const socket = connect(port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let received = ''
+  socket.on('data', chunk => { received += chunk.toString('latin1') })
+  const closed = new Promise<void>(resolve => socket.once('close', () => resolve()))
+  socket.write(`GET ${SSE} HTTP/1.1\r\nHost: gateway.test\r\nAuthorization: Bearer ${f.token()}\r\nAccept: text/event-stream\r\n\r\n`)
+  await until(() => received.includes('data: {"n":1}'))
+  socket.write('GET /\u0001bad HTTP/1.1\r\nHost: gateway.test\r\n\r\n')
+  await closed
+  t.notOk(received.includes('HTTP/1.1 400'), 'no second status line inside the first answer\'s body')
+  t.ok(received.startsWith('HTTP/1.1 200'), 'the stream had begun')
 })
 
 t.test('a refused request takes no stream slot, and a finished GET gives its slot back', async t => {
