@@ -100,7 +100,24 @@ class LookupBudgetSpent extends Error {
  * a local miss asks it before the source, and what the source says is written to both.
  */
 export function createMembershipCache (opts: MembershipCacheOptions): MembershipCache {
-  const cache = new LRUCache<string, MembershipEntry>({ max: opts.max, ttl: opts.ttlMs, ttlAutopurge: false })
+  // Each user's keys in the cache: a deleted user's entries are found without a walk through the
+  // whole cache (up to MEMBERSHIP_CACHE_MAX entries, for each of the evictions a webhook makes).
+  // Kept in step by the cache itself: every way out of it (evicted, expired, deleted, cleared)
+  // passes through `dispose`; an overwrite ('set') keeps the key.
+  const keysOf = new Map<string, Set<string>>()
+  const cache = new LRUCache<string, MembershipEntry>({
+    max: opts.max,
+    ttl: opts.ttlMs,
+    ttlAutopurge: false,
+    dispose: (_entry, key, reason) => { if (reason !== 'set') unindex(key) }
+  })
+  function unindex (key: string): void {
+    const userId = key.slice(key.indexOf('\u0000') + 1)
+    const keys = keysOf.get(userId)
+    if (keys === undefined) return
+    keys.delete(key)
+    if (keys.size === 0) keysOf.delete(userId)
+  }
   const inflight = new Map<string, Promise<MembershipEntry>>()
   const stats: MembershipStats = { hit: 0, miss: 0, error: 0 }
   // A look-up that started before an eviction of its user must not cache what it learnt. Counted
@@ -158,9 +175,13 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     used.count++
   }
 
-  function keep (key: string, entry: MembershipEntry, ttlMs: number): void {
+  function keep (key: string, userId: string, entry: MembershipEntry, ttlMs: number): void {
     // lru-cache reads a ttl of 0 as "never expires"; an operator who sets 0 means "do not cache".
-    if (ttlMs > 0) cache.set(key, entry, { ttl: ttlMs })
+    if (ttlMs <= 0) return
+    cache.set(key, entry, { ttl: ttlMs })
+    let keys = keysOf.get(userId)
+    if (keys === undefined) keysOf.set(userId, keys = new Set())
+    keys.add(key)
   }
 
   async function fromShared (userId: string, organizationId: string): Promise<SharedLookup> {
@@ -178,7 +199,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     if (opts.shared !== undefined) {
       const shared = await fromShared(userId, organizationId)
       if (shared.found !== undefined) {
-        if (unchanged(userId, before)) keep(key, shared.found.entry, shared.found.ttlMs)
+        if (unchanged(userId, before)) keep(key, userId, shared.found.entry, shared.found.ttlMs)
         return { entry: shared.found.entry, cached: true }
       }
       version = shared.version
@@ -187,7 +208,7 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
     const entry: MembershipEntry = membership === null ? NOT_A_MEMBER : { member: true, membership }
     const ttl = entry.member ? opts.ttlMs : opts.negativeTtlMs
     if (ttl > 0 && unchanged(userId, before)) {
-      keep(key, entry, ttl)
+      keep(key, userId, entry, ttl)
       opts.shared?.set(userId, organizationId, entry, ttl, version).catch(err => opts.onSharedError?.(err as Error))
     }
     return { entry, cached: false }
@@ -244,10 +265,9 @@ export function createMembershipCache (opts: MembershipCacheOptions): Membership
       inflight.delete(key)
       return
     }
+    for (const key of [...keysOf.get(userId) ?? []]) cache.delete(key)
     const suffix = `\u0000${userId}`
-    for (const key of [...cache.keys()]) {
-      if (key.endsWith(suffix)) cache.delete(key)
-    }
+    // Only the look-ups under way: a few.
     for (const key of [...inflight.keys()]) {
       if (key.endsWith(suffix)) inflight.delete(key)
     }

@@ -248,6 +248,34 @@ t.test('evict without an organization forgets every organization of that user, a
   t.equal(s.calls.length, 5, 'the evicted user was asked about again in both organizations')
 })
 
+t.test('evict without an organization finds the user\'s entries as the cache churns', async t => {
+  // The entries of a user are found through an index the cache keeps in step, not by walking it.
+  const orgs = ['org_1', 'org_2', 'org_3', 'org_4']
+  const answers: Record<string, Answer> = {}
+  for (const o of orgs) for (const u of [MEMBER, STRANGER]) answers[`${u}@${o}`] = { roles: ['member'] }
+  const s = source(answers)
+  const cache = cacheFor(s.lookup, { max: 3 })
+  const asked = async (u: string, o: string): Promise<boolean> => {
+    const before = s.calls.length
+    await cache.get(u, o)
+    return s.calls.length > before
+  }
+  for (const o of orgs) await asked(MEMBER, o) // org_1 pushed out by org_4
+  t.ok(await asked(STRANGER, 'org_1'), 'the stranger pushes org_2 out')
+  cache.evict(MEMBER)
+  t.ok(await asked(MEMBER, 'org_3'), 'an entry of the user that was still cached is gone')
+  t.ok(await asked(MEMBER, 'org_4'), 'and the other')
+  t.notOk(await asked(STRANGER, 'org_1'), 'the stranger\'s entry stayed')
+  cache.evict(MEMBER)
+  cache.evict(MEMBER)
+  t.ok(await asked(MEMBER, 'org_3'), 'evicting twice and again finds what came back since')
+  cache.clear()
+  t.ok(await asked(STRANGER, 'org_1'), 'clear forgets everyone')
+  t.ok(await asked(MEMBER, 'org_4'))
+  cache.evict(STRANGER)
+  t.notOk(await asked(MEMBER, 'org_4'), 'evicting someone else keeps the user\'s entry')
+})
+
 t.test('a look-up in flight when an eviction arrives is answered but not cached', async t => {
   const s = source({ [`${MEMBER}@${ORG}`]: { roles: ['member'] } })
   const cache = cacheFor(s.lookup)
