@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -47,4 +48,25 @@ t.test('fastify start -o app.ts with a bad variable exits with one clear line', 
   t.teardown(() => { if (proc.child.exitCode === null) proc.child.kill('SIGKILL') })
   t.equal((await proc.exited).code, 1)
   t.same(proc.stderr, ['mcp-gateway: WORKOS_CLIENT_ID must be a non-empty client id without spaces'])
+})
+
+t.test('npm run start:cli drains at a SIGTERM as server.ts does: an open event stream ends cleanly, exit 0', async t => {
+  // fastify-cli exits 1 once its close delay has passed after a signal (500 ms unless -g says
+  // otherwise): the command must give the gateway's grace period room.
+  const f = await startFixtures(t)
+  const port = await freePort()
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:cli']
+  const args = script.split(' ').slice(1)
+  args.splice(args.length - 1, 0, '-a', '127.0.0.1', '-p', String(port))
+  const proc = runNode(ROOT, args, { ...f.env, SHUTDOWN_GRACE_SECONDS: '2' })
+  t.teardown(() => { if (proc.child.exitCode === null) proc.child.kill('SIGKILL') })
+  t.equal(await proc.listening, port)
+  const res = await fetch(`http://127.0.0.1:${port}/${ORG}/mcp/raw/sse`, { headers: { authorization: `Bearer ${f.token(MEMBER)}`, accept: 'text/event-stream' } })
+  t.equal(res.status, 200)
+  const body = res.text()
+  await new Promise(resolve => setTimeout(resolve, 200))
+  proc.child.kill('SIGTERM')
+  const text = await body
+  t.match(text, /data: \{"n":1\}/, 'the stream delivered events until the grace period was over')
+  t.same(await proc.exited, { code: 0, signal: null }, 'and the process exited 0, not cut off by fastify-cli')
 })
