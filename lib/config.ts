@@ -46,7 +46,7 @@ export const EnvSchema = Type.Object({
   ALLOWED_ORIGINS: Type.Optional(list('a comma-separated list of origins such as https://app.example.com')),
   TRUST_PROXY: Type.Optional(flag('true or false')),
   RESOURCE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'a display name' })),
-  RESOURCE_DOCUMENTATION: Type.Optional(url('an http(s) URL')),
+  RESOURCE_DOCUMENTATION: Type.Optional(Type.String({ pattern: '^(https?://\\S+)?$', description: 'an http(s) URL' })),
   SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes')),
   SESSION_SECRET: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces, e.g. the output of openssl rand -base64 32' })),
   SESSION_SECRET_PREVIOUS: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces: the SESSION_SECRET being replaced' })),
@@ -137,12 +137,16 @@ const MAX_TIMER_SECONDS = 2_000_000
 // lru-cache allocates its slots up front: 10^8 would be gigabytes, and an out-of-memory crash
 // rather than one clear line.
 const MAX_MEMBERSHIP_CACHE = 1_000_000
+// Clock skew forgiven on exp, nbf and iat. More than a few minutes is no longer skew: 5000 (meant
+// as ms) would accept an expired token for 83 minutes, and a huge value would turn expiry off.
+const MAX_CLOCK_TOLERANCE = 300
 
 function checkBounds (e: Partial<Record<string, string>>): void {
   for (const name of TIMER_SECONDS) {
     if (Number(e[name] ?? 0) > MAX_TIMER_SECONDS) throw new ConfigError(`${name} must be at most ${MAX_TIMER_SECONDS} seconds (23 days)`)
   }
   if (Number(e.MEMBERSHIP_CACHE_MAX ?? 0) > MAX_MEMBERSHIP_CACHE) throw new ConfigError(`MEMBERSHIP_CACHE_MAX must be at most ${MAX_MEMBERSHIP_CACHE} entries`)
+  if (Number(e.CLOCK_TOLERANCE_SECONDS ?? 0) > MAX_CLOCK_TOLERANCE) throw new ConfigError(`CLOCK_TOLERANCE_SECONDS must be at most ${MAX_CLOCK_TOLERANCE} seconds (it is in seconds, not ms)`)
 }
 
 /** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
@@ -198,7 +202,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     allowedOrigins: splitList(e.ALLOWED_ORIGINS).map(o => parseUrl('ALLOWED_ORIGINS', o, false).origin),
     trustProxy: isTrue(e.TRUST_PROXY),
     resourceName: e.RESOURCE_NAME ?? 'Ragie MCP',
-    resourceDocumentation: e.RESOURCE_DOCUMENTATION,
+    resourceDocumentation: e.RESOURCE_DOCUMENTATION === '' ? undefined : e.RESOURCE_DOCUMENTATION,
     scopesSupported: splitList(e.SCOPES_SUPPORTED),
     sessionSecret: e.SESSION_SECRET === '' ? undefined : e.SESSION_SECRET,
     sessionSecretPrevious: e.SESSION_SECRET_PREVIOUS === '' ? undefined : e.SESSION_SECRET_PREVIOUS,

@@ -70,6 +70,8 @@ export function parseMapping (json: unknown, env: Record<string, string | undefi
       const value = Object.hasOwn(env, route.apiKeyEnv) ? env[route.apiKeyEnv] : undefined
       apiKey = typeof value === 'string' ? value.trim() : undefined
       if (apiKey === undefined || apiKey === '') throw new ConfigError(`entry "${org}": environment variable ${route.apiKeyEnv} (apiKeyEnv) is not set`)
+      // As RAGIE_API_KEY: a key with a space or a line break inside cannot be a header value.
+      if (/\s/.test(apiKey)) throw new ConfigError(`entry "${org}": environment variable ${route.apiKeyEnv} (apiKeyEnv) must be a key without spaces`)
     }
     const allowedRoles = 'allowedRoles' in route ? route.allowedRoles : undefined
     mapping.set(org, Object.freeze({ partition: route.partition, apiKey, allowedRoles }))

@@ -38,6 +38,14 @@ t.test('the key file holds the variable name, never the key: the entry shows no 
   t.notOk(route !== undefined && 'apiKeyEnv' in route)
 })
 
+t.test('a key read through apiKeyEnv is held to RAGIE_API_KEY\'s rule: no space or line break inside', async t => {
+  for (const value of ['key soc2', 'key\nsoc2', 'key\r\nX-Injected: 1', 'key\tsoc2']) {
+    const err = configError(() => parseMapping({ [ORG]: { partition: 'soc2', apiKeyEnv: 'RAGIE_KEY_SOC2' } }, { RAGIE_KEY_SOC2: value }))
+    t.equal(err.message, `entry "${ORG}": environment variable RAGIE_KEY_SOC2 (apiKeyEnv) must be a key without spaces`, JSON.stringify(value))
+    t.notOk(err.message.includes(value), 'the key itself is not in the message')
+  }
+})
+
 t.test('routes are frozen', async t => {
   const route = parseMapping({ [ORG]: 'soc2' }, {}).get(ORG)
   t.ok(Object.isFrozen(route))
