@@ -121,9 +121,9 @@ export function createKeyStore (opts: KeyStoreOptions): KeyStore {
     return pem
   }
 
-  /** True while no new fetch may start: the cooldown after a good fetch, a shorter backoff after a failed one. */
+  /** True while no new fetch may start: the cooldown after a good fetch, the failure backoff (2 s, whatever the cooldown) after a failed one. */
   function coolingDown (): boolean {
-    return inflight === null && now() - lastFetchAt < (lastFetchFailed ? Math.min(opts.refetchCooldownMs, FAILURE_BACKOFF_MS) : opts.refetchCooldownMs)
+    return inflight === null && now() - lastFetchAt < (lastFetchFailed ? FAILURE_BACKOFF_MS : opts.refetchCooldownMs)
   }
 
   async function getKey (header: { kid?: unknown, alg?: unknown }): Promise<string> {

@@ -42,6 +42,8 @@ export interface AuthServerMetadataOptions {
   url: string
   timeoutMs: number
   ttlMs: number
+  /** The Retry-After of the 503 when there is no copy to serve (RETRY_AFTER_SECONDS); 5 by default. */
+  retryAfterSeconds?: number
   fetch?: typeof fetch
   now?: () => number
 }
@@ -53,8 +55,8 @@ export interface AuthServerMetadata {
 
 const FAILURE_BACKOFF_MS = 2000
 
-function unavailable (): Error {
-  return gatewayError('GW_METADATA_UNAVAILABLE', 'the authorization server metadata is unavailable, try again later', { 'retry-after': '5' })
+function unavailable (retryAfterSeconds: number): Error {
+  return gatewayError('GW_METADATA_UNAVAILABLE', 'the authorization server metadata is unavailable, try again later', { 'retry-after': String(retryAfterSeconds) })
 }
 
 /**
@@ -64,6 +66,7 @@ function unavailable (): Error {
 export function createAuthServerMetadata (opts: AuthServerMetadataOptions): AuthServerMetadata {
   const doFetch = opts.fetch ?? fetch
   const now = opts.now ?? Date.now
+  const retryAfter = opts.retryAfterSeconds ?? 5
   let good: AuthServerDocument | null = null
   let fetchedAt = -Infinity
   let inflight: Promise<AuthServerDocument> | null = null
@@ -87,14 +90,14 @@ export function createAuthServerMetadata (opts: AuthServerMetadataOptions): Auth
         return good
       }
       failedAt = now()
-      throw unavailable()
+      throw unavailable(retryAfter)
     }
   }
 
   return {
     async get () {
       if (good !== null && now() - fetchedAt < opts.ttlMs) return good
-      if (good === null && now() - failedAt < FAILURE_BACKOFF_MS) throw unavailable()
+      if (good === null && now() - failedAt < FAILURE_BACKOFF_MS) throw unavailable(retryAfter)
       inflight ??= load().finally(() => { inflight = null })
       return inflight
     }

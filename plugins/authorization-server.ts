@@ -20,7 +20,8 @@ async function authorizationServerPlugin (fastify: FastifyInstance): Promise<voi
     documents[name] = createAuthServerMetadata({
       url: `${c.issuer}/.well-known/${name}`,
       timeoutMs: c.metadataTimeoutMs,
-      ttlMs: c.metadataCacheSeconds * 1000
+      ttlMs: c.metadataCacheSeconds * 1000,
+      retryAfterSeconds: c.retryAfterSeconds
     })
   }
   fastify.decorate('authServerMetadata', documents)

@@ -22,11 +22,17 @@ const AuthServerSchema = Type.Object({ issuer: Type.String() }, { additionalProp
 
 const TenantParamsSchema = Type.Object({ org: Type.String() })
 
-/** Discovery documents are public and read by browser clients: cacheable, and open to any origin. */
-function publicJson (reply: FastifyReply, maxAge: number): FastifyReply {
-  return reply
-    .header('cache-control', `public, max-age=${maxAge}`)
-    .header('access-control-allow-origin', '*')
+/**
+ * Discovery documents are public and read by browser clients: open to any origin, their errors
+ * too (a browser client must be able to read a 503 and its Retry-After, or a 404).
+ */
+function openToAll (reply: FastifyReply): FastifyReply {
+  return reply.header('access-control-allow-origin', '*')
+}
+
+/** A document (never an error) may be cached. */
+function cacheable (reply: FastifyReply, maxAge: number): FastifyReply {
+  return reply.header('cache-control', `public, max-age=${maxAge}`)
 }
 
 /** OAuth discovery: RFC 9728 protected resource metadata, and AuthKit's own documents. */
@@ -37,7 +43,7 @@ const wellKnown: FastifyPluginAsyncTypebox = async function (fastify) {
   fastify.get('/.well-known/oauth-protected-resource', {
     schema: { response: { 200: ProtectedResourceSchema } }
   }, async function (_request, reply) {
-    publicJson(reply, 3600)
+    cacheable(openToAll(reply), 3600)
     return protectedResourceMetadata(c.baseUrl, metadataOptions)
   })
 
@@ -45,15 +51,17 @@ const wellKnown: FastifyPluginAsyncTypebox = async function (fastify) {
     schema: { params: TenantParamsSchema, response: { 200: ProtectedResourceSchema, 404: ErrorSchema } }
   }, async function (request, reply) {
     const { org } = request.params
+    openToAll(reply)
     if (!ORG_PATTERN.test(org)) throw gatewayError('GW_NOT_FOUND', 'no such resource')
-    publicJson(reply, 3600)
+    cacheable(reply, 3600)
     return protectedResourceMetadata(tenantResource(c.baseUrl, org), metadataOptions)
   })
 
   for (const name of DISCOVERY_DOCUMENTS) {
     const handler = async function (_request: unknown, reply: FastifyReply) {
+      openToAll(reply)
       const doc = await fastify.authServerMetadata[name].get()
-      publicJson(reply, 300)
+      cacheable(reply, 300)
       return doc
     }
     const schema = { response: { 200: AuthServerSchema, 503: ErrorSchema } }

@@ -206,6 +206,21 @@ t.test('after a failed fetch, look-ups answer 503 without refetching until the b
   t.equal(store.ready, true)
 })
 
+t.test('the failure backoff is 2 s even when the cooldown is shorter (or 0)', async t => {
+  const { authkit, store, clock } = await setup(t, { refetchCooldownMs: 0 })
+  authkit.jwksMode = 'down'
+  await rejectsWith(t, store.refresh(), 'GW_JWKS_UNAVAILABLE', 'refresh')
+  clock.ms += 1999
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(t, store.getKey(header(authkit.key.kid)), 'GW_JWKS_UNAVAILABLE', `look-up ${i}`)
+  }
+  t.equal(authkit.jwksRequests, 1, 'a loop of probes or made-up kids drives no loop of fetches')
+  clock.ms += 1
+  authkit.jwksMode = 'ok'
+  t.equal(await store.getKey(header(authkit.key.kid)), pemOf(authkit.key))
+  t.equal(authkit.jwksRequests, 2)
+})
+
 t.test('a known key is still served when its cache entry aged out and AuthKit is down', async t => {
   const { authkit, store, clock } = await setup(t, { cacheTtlMs: 50 })
   const key = authkit.key

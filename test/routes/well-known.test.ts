@@ -163,6 +163,23 @@ t.test('AuthKit answering 200 with an error body: 503, never a 200', async t => 
   }
 })
 
+t.test('discovery errors are readable by a browser: CORS on the 503 and the 404, Retry-After from RETRY_AFTER_SECONDS, never cacheable', async t => {
+  const f = await startFixtures(t)
+  f.authkit.metadataMode = 'down'
+  const app = await build(t, { ...f.env, RETRY_AFTER_SECONDS: '7' })
+  for (const url of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration/tenant']) {
+    const res = await app.inject({ method: 'GET', url, headers: { origin: 'https://inspector.example' } })
+    t.equal(res.statusCode, 503, url)
+    t.equal(res.headers['access-control-allow-origin'], '*')
+    t.equal(res.headers['retry-after'], '7')
+    t.equal(res.headers['cache-control'], undefined, 'an error is not cached as a document')
+  }
+  const notFound = await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/not-an-org/mcp', headers: { origin: 'https://inspector.example' } })
+  t.equal(notFound.statusCode, 404)
+  t.equal(notFound.headers['access-control-allow-origin'], '*')
+  t.equal(notFound.headers['cache-control'], undefined)
+})
+
 t.test('AuthKit hanging: 503 once METADATA_TIMEOUT_MS has passed', async t => {
   const f = await startFixtures(t)
   f.authkit.metadataMode = 'hang'
@@ -174,14 +191,17 @@ t.test('AuthKit hanging: 503 once METADATA_TIMEOUT_MS has passed', async t => {
 
 t.test('after a good fetch, an AuthKit outage serves the last good copy', async t => {
   const f = await startFixtures(t)
-  // A TTL of 0: every call goes back to AuthKit, so the outage is really met.
-  const app = await build(t, { ...f.env, METADATA_CACHE_SECONDS: '0' })
+  // The shortest TTL, waited out, so the outage is really met; after a failure the old copy is
+  // tried again after a tenth of the TTL.
+  const app = await build(t, { ...f.env, METADATA_CACHE_SECONDS: '1' })
   const first = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
   t.equal(first.statusCode, 200)
   t.equal(f.authkit.metadataRequests, 1)
+  await sleep(1100)
 
   for (const mode of ['down', 'error-200'] as const) {
     f.authkit.metadataMode = mode
+    if (mode === 'error-200') await sleep(200)
     const before = f.authkit.metadataRequests
     const res = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
     t.equal(f.authkit.metadataRequests, before + 1, `${mode}: AuthKit was asked again`)
@@ -192,6 +212,11 @@ t.test('after a good fetch, an AuthKit outage serves the last good copy', async 
   f.authkit.metadataMode = 'ok'
   const again = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
   t.equal(again.statusCode, 200)
+})
+
+t.test('METADATA_CACHE_SECONDS=0 is refused: every discovery request would be a fetch from AuthKit', async t => {
+  const f = await startFixtures(t)
+  await t.rejects(build(t, { ...f.env, METADATA_CACHE_SECONDS: '0' }), /METADATA_CACHE_SECONDS must be a positive whole number of seconds/)
 })
 
 t.test('CORS preflight for a metadata document needs nothing and allows any origin', async t => {
