@@ -31,7 +31,10 @@ async function rateLimitsPlugin (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('preHandler', async function limitRate (request: FastifyRequest, reply: FastifyReply) {
     if (request.tenant?.destination === undefined) return
     const states: LimitState[] = []
-    // In order, and no further once one is exceeded: a refused request uses up no other limit.
+    // In order, and no further once one is exceeded: a request refused by its user's limit uses up
+    // none of its organization's, so one user cannot spend the organization's budget. A request the
+    // organization's limit refuses has counted against its user's (@fastify/rate-limit has no way
+    // to give a count back, and a look first would cost every request a second round trip).
     for (const limiter of limiters) {
       const state = await limiter(request)
       if (state === null) continue
