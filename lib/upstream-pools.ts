@@ -15,6 +15,44 @@ import { Dispatcher, Pool } from 'undici'
  * just dropped and left it idle, with no keep-alive timer to close it (nodejs/undici#5845): one
  * stray TLS connection to Ragie for every stream a client left. undici 8 opens none.
  */
+/**
+ * Where a request's headers carry the signal that aborts it (see `ClientGone`). reply-from gives
+ * undici no signal of its own; a symbol key rides along with the headers it copies (Object.assign
+ * copies symbols) and is never sent (undici walks string keys only).
+ */
+export const UPSTREAM_SIGNAL = Symbol('upstream signal')
+
+/**
+ * Aborts an upstream request when its client has left before the answer was complete: the
+ * smallest signal undici takes (an emitter's `on`, `once` and `removeListener`; no `aborted`
+ * field, so undici does not take it for a DOM AbortSignal). Without it, a call whose client left
+ * while Ragie was still working ran on for nobody, holding a connection until Ragie answered.
+ */
+export class ClientGone {
+  #listener: (() => void) | null = null
+
+  on (_event: string, listener: () => void): this {
+    this.#listener = listener
+    return this
+  }
+
+  once (event: string, listener: () => void): this {
+    return this.on(event, listener)
+  }
+
+  removeListener (_event: string, listener: () => void): this {
+    if (this.#listener === listener) this.#listener = null
+    return this
+  }
+
+  /** The client has gone: the request is aborted (once; nothing if it is already over). */
+  abort (): void {
+    const listener = this.#listener
+    this.#listener = null
+    listener?.()
+  }
+}
+
 export class UpstreamPools extends Dispatcher {
   readonly events: Pool
   readonly calls: Pool
@@ -23,6 +61,15 @@ export class UpstreamPools extends Dispatcher {
     super()
     this.events = new Pool(origin, options)
     this.calls = new Pool(origin, { ...options, ...callOptions })
+  }
+
+  /** undici's `request`, with the signal the headers carry (UPSTREAM_SIGNAL), if any. */
+  request<T = null> (options: Dispatcher.RequestOptions<T>): Promise<Dispatcher.ResponseData<T>>
+  request<T = null> (options: Dispatcher.RequestOptions<T>, callback: (err: Error | null, data: Dispatcher.ResponseData<T>) => void): void
+  request<T = null> (options: Dispatcher.RequestOptions<T>, callback?: (err: Error | null, data: Dispatcher.ResponseData<T>) => void): Promise<Dispatcher.ResponseData<T>> | void {
+    const signal = (options.headers as Record<symbol, ClientGone | undefined> | undefined)?.[UPSTREAM_SIGNAL]
+    if (signal !== undefined) options.signal = signal as unknown as Dispatcher.RequestOptions<T>['signal']
+    return callback === undefined ? super.request(options) : super.request(options, callback)
   }
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {

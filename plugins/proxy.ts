@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts'
 import { createStreamRegistry } from '../lib/streams.ts'
-import { createUpstreamPools } from '../lib/upstream-pools.ts'
+import { ClientGone, UPSTREAM_SIGNAL, createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
 import { gatewayError } from '../lib/errors.ts'
 import { setCorsHeaders } from '../lib/cors.ts'
@@ -21,6 +21,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `upstream.forward`, for reply-from's callbacks. */
     forwarding: Destination | null
+    /** Set by `upstream.forward`: aborts the upstream request if the client leaves first. */
+    upstreamSignal: ClientGone | null
   }
 }
 
@@ -121,6 +123,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   // One set of reply-from options for every request: each callback gets the request, and finds
   // its destination on it, so no closures are made per request.
   fastify.decorateRequest('forwarding', null)
+  fastify.decorateRequest('upstreamSignal', null)
   const fromOptions: FastifyReplyFromHooks = {
     // reply-from decodes the source to look for `..` (anywhere, the query too: a 400; a malformed
     // escape: a throw, so a 500) and re-encodes it: the validated path goes as the source, and the
@@ -130,11 +133,13 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => {
       const destination = destinationOf(request)
-      return withSession(upstreamRequestHeaders(headers, destination.apiKey, {
+      const out = withSession(upstreamRequestHeaders(headers, destination.apiKey, {
         ip: request.ip,
         protocol: request.protocol,
         host: request.host
-      }), destination.sessionId)
+      }), destination.sessionId);
+      (out as Record<symbol, unknown>)[UPSTREAM_SIGNAL] = request.upstreamSignal ?? undefined
+      return out
     },
     // With an Origin, the gateway has set its own CORS headers and `Vary: Origin` (routes/tenant).
     rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers, request?.headers.origin === undefined ? undefined : 'Origin'), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
@@ -147,6 +152,9 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt) : res.stream)
     },
     onError: (reply, { error }) => {
+      // The client left (and its upstream request was aborted for it): no one to answer, nothing
+      // gone wrong upstream; its request line says 499.
+      if (reply.raw.destroyed) return reply.send(gatewayError('GW_CLIENT_CLOSED', 'the client closed the connection before the answer'))
       if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))
       const code = (error as { code?: string }).code ?? ''
       reply.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')
@@ -173,15 +181,23 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
 
   function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
     request.forwarding = destination
+    // SPEC §6: a client that disconnects aborts its upstream request, also while Ragie is still
+    // working on it (reply-from alone only notices once Ragie answers).
+    const gone = new ClientGone()
+    const res = reply.raw
+    res.once('close', () => { if (!res.writableFinished) gone.abort() })
+    request.upstreamSignal = gone
     return reply.from(destination.path, fromOptions)
   }
 
   fastify.decorate('upstream', { forward, streams })
 
   // Whatever is still open when the app closes ends now (server.ts waits the grace period first).
+  // By now no client connection is left to read an answer: what is still under way upstream is
+  // dropped, not waited for (close() would wait on a slow call past the shutdown deadline).
   fastify.addHook('onClose', async () => {
     streams.endAll()
-    await upstreamPools.close()
+    await upstreamPools.destroy()
   })
 }
 

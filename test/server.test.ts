@@ -11,6 +11,7 @@ import { startFixtures, ROOT, ORG, MEMBER, RAGIE_KEY } from './helper.ts'
 import type { Fixtures, TestContext } from './helper.ts'
 import { kernelBacklogCap } from '../lib/backlog.ts'
 import { runNode } from './fixtures/process.ts'
+import { startScriptedUpstream } from './fixtures/scripted-upstream.ts'
 import type { GatewayProcess } from './fixtures/process.ts'
 
 function serverEnv (f: Fixtures, extra: Record<string, string> = {}): Record<string, string> {
@@ -188,6 +189,26 @@ t.test('SIGTERM: in-flight requests finish, open SSE streams end cleanly after t
   }
   t.ok(ended, 'the SSE stream ended cleanly')
   t.same(await proc.exited, { code: 0, signal: null })
+})
+
+t.test('SIGTERM while Ragie is still working on a call: the call is cut after the grace period, and the exit is still 0', async t => {
+  // Its client is cut once the grace period is over; the call upstream must not hold the close
+  // past the deadline (server.ts exits 1 when the close is stuck).
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const proc = startServer(t, [], serverEnv(f, { SHUTDOWN_GRACE_SECONDS: '1', RAGIE_MCP_SERVER_URL: scripted.url }))
+  const port = await proc.listening
+  const answer = fetch(`http://127.0.0.1:${port}/${ORG}/mcp`, {
+    method: 'POST', headers: { authorization: `Bearer ${f.token(MEMBER)}`, 'content-type': 'application/json' }, body: '{}'
+  })
+  answer.catch(() => {})
+  const upstream = await scripted.next()
+  const started = Date.now()
+  proc.child.kill('SIGTERM')
+  t.same(await proc.exited, { code: 0, signal: null }, 'exit 0')
+  t.ok(Date.now() - started < 5000, 'well before the deadline of the grace period + 5 s')
+  t.ok(upstream.closed, 'the call upstream was closed')
 })
 
 t.test('SIGHUP reloads the mapping file of a running server.ts', async t => {

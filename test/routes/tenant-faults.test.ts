@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
+import { build, captureLogs, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
 import type { ScriptedRequest } from '../fixtures/scripted-upstream.ts'
@@ -113,6 +113,27 @@ t.test('client abort in the middle of a tool call\'s event stream: the upstream 
 
   controller.abort()
   t.ok(await within(1000, () => call?.aborted === true), 'the upstream request was closed within a second of the client leaving')
+})
+
+t.test('client abort while Ragie is still working on a call (no answer yet): the upstream request is closed within a second', async t => {
+  // The whole body was sent, so the request itself looks complete: only the client's connection
+  // closing tells that no one will read the answer.
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const logs = captureLogs()
+  const app = await build(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url }, { logger: { level: 'info', stream: logs.stream } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const controller = new AbortController()
+  const answer = fetch(`${base}/${ORG}/mcp`, { ...POST_JSON(f.token()), signal: controller.signal })
+  answer.catch(() => {})
+  const upstream = await scripted.next()
+  t.equal(upstream.closed, false, 'the call reached Ragie and waits there')
+  controller.abort()
+  t.ok(await within(1000, () => upstream.closed), 'the upstream request was closed within a second of the client leaving')
+  t.ok(await within(1000, () => logs.lines.some(l => /"status":499/.test(l))), 'the request line says the client left (499)')
+  t.notOk(logs.lines.some(l => /upstream request failed/.test(l)), 'and no upstream failure is reported: there was none')
 })
 
 t.test('WorkOS hanging or rate-limiting: cached members go on at once, an uncached user gets 503 fast', async t => {
