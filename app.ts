@@ -14,7 +14,17 @@ import type { GatewayOptions } from './plugins/config.ts'
 export type { GatewayOptions }
 
 /** A URL the router cannot decode (`%zz`) never reaches the error handler: same JSON body, no echo. */
-function routerError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+function routerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // Answered before any route or hook: the request line is written here (SPEC §7: one per request).
+  reply.raw.once('close', () => {
+    request.log.info({ method: request.method, route: '(not found)', status: reply.raw.headersSent ? reply.statusCode : 499, ms: Math.round(reply.elapsedTime * 10) / 10 }, REQUEST_COMPLETED)
+  })
+  // A path segment longer than any route's parameter may be (an organization id is at most 68
+  // characters) names nothing here: 404, as any other unknown path.
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    reply.code(404).send(errorBody('not_found', 'no such resource'))
+    return
+  }
   const status = error.statusCode === 400 ? 400 : 500
   reply.code(status).send(status === 400
     ? errorBody('bad_request', 'the request URL is malformed')

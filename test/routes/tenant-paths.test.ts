@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { build, startFixtures, ORG } from '../helper.ts'
+import { build, captureLogs, startFixtures, ORG } from '../helper.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
 import { rawRequest } from '../fixtures/raw-http.ts'
 
@@ -128,6 +128,26 @@ t.test('a malformed escape in the target gets a 400 JSON that does not echo the 
     t.notOk(res.body.includes('%'), 'the answer does not echo the URL')
     t.notOk(res.body.includes('secret-in-query'), 'the answer does not echo the query')
   }
+  t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
+})
+
+t.test('an org segment longer than any organization id is a 404, and URLs the router refuses still get their request line', async t => {
+  const f = await startFixtures(t)
+  const logs = captureLogs()
+  const app = await build(t, f.env, { logger: { level: 'info', stream: logs.stream } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const authorization = `Bearer ${f.token()}`
+  const long = await rawRequest(port, { path: `/org_${'a'.repeat(120)}/mcp`, headers: { authorization } })
+  t.equal(long.status, 404, 'not a 500')
+  t.same(JSON.parse(long.body), { error: 'not_found', error_description: 'no such resource' })
+  const malformed = await rawRequest(port, { path: '/%zz/mcp', headers: { authorization } })
+  t.equal(malformed.status, 400)
+  const lines = logs.lines.filter(l => l.includes('"msg":"request completed"'))
+  t.ok(lines.some(l => /"status":404/.test(l) && /"route":"\(not found\)"/.test(l)), 'a line for the 404')
+  t.ok(lines.some(l => /"status":400/.test(l)), 'a line for the 400')
+  t.notOk(logs.lines.join('\n').includes(f.token()), 'no token in the logs')
+  t.notOk(logs.lines.join('\n').includes('%zz'), 'no raw URL in the logs')
   t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
 })
 
