@@ -4,7 +4,7 @@ import AutoLoad from '@fastify/autoload'
 import Fastify, { LogController } from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.ts'
-import { GatewayError, errorBody, errorCodes } from './lib/errors.ts'
+import { GatewayError, errorBody, errorCodes, gatewayError } from './lib/errors.ts'
 import { createLogDestination } from './lib/log-destination.ts'
 import { REQUEST_COMPLETED, canWriteRequestLines, writeRequestLine } from './lib/request-log.ts'
 import type { RequestLine } from './lib/request-log.ts'
@@ -58,7 +58,8 @@ export const options: FastifyServerOptions & { exitOnConfigError: boolean } = {
   exitOnConfigError: true,
   // One line per request, written below, without the raw URL.
   logController: new LogController({ disableRequestLogging: true }),
-  return503OnClosing: true,
+  // Answered by the gateway itself while closing (below): its JSON error, a Retry-After, a log line.
+  return503OnClosing: false,
   frameworkErrors: routerError,
   clientErrorHandler: clientError,
   logger: {
@@ -90,7 +91,7 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
   fastify.setErrorHandler(function (error: FastifyError | GatewayError, request, reply) {
     if (error instanceof GatewayError) {
       reply.headers(error.headers)
-      if (error.statusCode >= 500) request.log.warn({ code: error.code }, error.message)
+      if (error.statusCode >= 500 && error.code !== 'GW_SHUTTING_DOWN') request.log.warn({ code: error.code }, error.message)
       return reply.code(error.statusCode).send(errorBody(error.error, error.message))
     }
     const status = error.statusCode ?? 500
@@ -137,11 +138,16 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
   // request). Every MCP client ends its event stream that way. A response's 'close' comes once,
   // either way. Added before the plugins and routes, so that it runs before any check can refuse
   // the request. A callback hook, not an async one: no promise and no extra tick on every request.
+  // Once the app is closing, a request that still arrives (pipelined, or on a keep-alive
+  // connection not yet idle) gets a 503 at once, to be retried on another instance: Fastify's own
+  // answer would carry neither the gateway's error shape nor a Retry-After, nor a request line.
+  let closing = false
+  fastify.addHook('preClose', async () => { closing = true })
   fastify.addHook('onRequest', function logOnClose (request, reply, done) {
     // A pino logger set above info writes no line: then there is nothing to gather for one.
     const log = request.log as typeof request.log & { isLevelEnabled?: (level: string) => boolean }
-    if (typeof log.isLevelEnabled === 'function' && !log.isLevelEnabled('info')) return done()
-    reply.raw.on('close', () => { logRequest(request, reply) })
+    if (typeof log.isLevelEnabled !== 'function' || log.isLevelEnabled('info')) reply.raw.on('close', () => { logRequest(request, reply) })
+    if (closing) return done(gatewayError('GW_SHUTTING_DOWN', 'the gateway is shutting down, retry', { 'retry-after': '1', connection: 'close' }))
     done()
   })
 

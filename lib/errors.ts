@@ -10,6 +10,7 @@ export const errorCodes = {
   GW_MEMBERSHIP_UNAVAILABLE: { statusCode: 503, error: 'temporarily_unavailable' },
   GW_METADATA_UNAVAILABLE: { statusCode: 503, error: 'temporarily_unavailable' },
   GW_NOT_READY: { statusCode: 503, error: 'not_ready' },
+  GW_SHUTTING_DOWN: { statusCode: 503, error: 'temporarily_unavailable' },
   GW_SESSION_UNKNOWN: { statusCode: 404, error: 'not_found' },
   GW_BODY_TOO_LARGE: { statusCode: 413, error: 'payload_too_large' },
   GW_TOO_MANY_STREAMS: { statusCode: 429, error: 'too_many_requests' },

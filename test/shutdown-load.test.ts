@@ -7,6 +7,7 @@ const LOOPS = 8
 interface Outcome {
   n: number
   status: number | null
+  retryAfter: string | null
   /** The answer's body, read to its end; null when reading it failed. */
   body: string | null
 }
@@ -29,13 +30,14 @@ t.test('SIGTERM under load: every request answered 2xx was whole and reached ups
     for (;;) {
       const n = next++
       const path = n % 5 === id % 5 ? 'raw/slow/150' : 'raw/echo'
-      const outcome: Outcome = { n, status: null, body: null }
+      const outcome: Outcome = { n, status: null, retryAfter: null, body: null }
       outcomes.push(outcome)
       try {
         const res = await fetch(`http://127.0.0.1:${port}/${ORG}/mcp/${path}?n=${n}`, {
           method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ n })
         })
         outcome.status = res.status
+        outcome.retryAfter = res.headers.get('retry-after')
         outcome.body = await res.text().catch(() => null)
       } catch {
         return
@@ -65,4 +67,11 @@ t.test('SIGTERM under load: every request answered 2xx was whole and reached ups
   t.equal(lost, 0, 'no 2xx answer was cut short or missing upstream')
   const others = outcomes.filter(o => o.status !== null && o.status !== 200 && o.status !== 503)
   t.same(others.map(o => o.status), [], 'every answer was 200, or 503 once closing')
+  // A 503 while closing is the gateway's own: its JSON error shape, a Retry-After, and a line.
+  for (const o of outcomes.filter(o => o.status === 503)) {
+    t.same(JSON.parse(o.body ?? '{}'), { error: 'temporarily_unavailable', error_description: 'the gateway is shutting down, retry' }, `503 for ${o.n}`)
+    t.equal(o.retryAfter, '1')
+  }
+  const lines = proc.stdout.filter(l => l.includes('"msg":"request completed"'))
+  t.equal(lines.filter(l => l.includes('"status":503')).length, outcomes.filter(o => o.status === 503).length, 'each 503 has its request line')
 })
