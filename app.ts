@@ -122,7 +122,9 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
       route: request.routeOptions.url ?? '(not found)',
       org: tenant?.path.org,
       user: tenant?.userId,
-      partition: tenant?.route?.partition,
+      // Only for a request that passed every check and went to Ragie (not a 403, 404 or 429 after
+      // the partition was known): a refusal must not read as audited access to a partition.
+      partition: request.forwarding?.partition,
       rpcMethod: rpc.method,
       tool: rpc.tool,
       // 499 (as nginx logs it): the client left before any answer began.

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import gateway, { options } from '../../app.ts'
-import { captureLogs, startFixtures, MEMBER, ORG, RAGIE_KEY, WORKOS_KEY } from '../helper.ts'
+import { captureLogs, startFixtures, MEMBER, ORG, RAGIE_KEY, STRANGER, WORKOS_KEY } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { until } from '../fixtures/until.ts'
 
@@ -70,6 +70,19 @@ t.test('a refused request gets its one line too, with no method (its body was ne
   t.equal(lines.length, 1)
   t.match(lines[0], { status: 401, org: ORG })
   t.notOk('rpcMethod' in lines[0])
+})
+
+t.test('a request refused once its partition was known (not a member) is logged without the partition', async t => {
+  const f = await startFixtures(t)
+  const logs = captureLogs()
+  const app = await buildLogged(t, f.env, logs)
+  const res = await app.inject({ method: 'POST', url: `/${ORG}/mcp/raw/echo`, headers: { authorization: `Bearer ${f.token(STRANGER)}`, 'content-type': 'application/json' }, payload: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' })
+  t.equal(res.statusCode, 403)
+  const lines = completed(logs.lines)
+  t.equal(lines.length, 1)
+  t.match(lines[0], { status: 403, org: ORG, user: STRANGER })
+  t.notOk('partition' in lines[0], 'a refusal does not read as access to a partition')
+  t.equal(f.upstream.requests.length, 0)
 })
 
 t.test('an event stream the client leaves gets its one line, when it leaves', async t => {
