@@ -76,16 +76,16 @@ export async function checkWorkosKey (config: Config): Promise<Check> {
 }
 
 /** Ragie's MCP server answers an MCP initialize with the key (the session is then deleted). */
-export async function checkRagie (config: Config, partition: string, doFetch: Fetch = fetch): Promise<Check> {
+export async function checkRagie (config: Config, partition: string, doFetch: Fetch = fetch, apiKey = config.ragieApiKey): Promise<Check> {
   const name = 'Ragie MCP server reachable, key accepted'
   const url = `${config.upstreamOrigin}${config.upstreamPathPrefix}/mcp/${partition}/`
-  const headers = { authorization: `Bearer ${config.ragieApiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
   const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-gateway-doctor', version: '1.0.0' } } }
   try {
     const res = await doFetch(url, { method: 'POST', headers, body: JSON.stringify(initialize), signal: AbortSignal.timeout(config.upstreamHeadersTimeoutMs) })
     await res.body?.cancel()
     const session = res.headers.get('mcp-session-id')
-    if (session !== null) await doFetch(url, { method: 'DELETE', headers: { ...headers, 'mcp-session-id': session } }).then(r => r.body?.cancel()).catch(() => {})
+    if (session !== null) await doFetch(url, { method: 'DELETE', headers: { ...headers, 'mcp-session-id': session }, signal: AbortSignal.timeout(config.upstreamHeadersTimeoutMs) }).then(r => r.body?.cancel()).catch(() => {})
     if (res.status === 401 || res.status === 403) {
       return { name, ok: false, detail: `Ragie answered ${res.status}`, fix: 'set RAGIE_API_KEY to a valid Ragie API key (and each apiKeyEnv variable of the mapping file)' }
     }
@@ -99,7 +99,7 @@ export async function checkRagie (config: Config, partition: string, doFetch: Fe
 }
 
 /** The mapping file, when one is configured, loads; `partition` is its first, for the Ragie check. */
-export function checkMapping (config: Config, env: Record<string, string | undefined>): Check & { partition?: string } {
+export function checkMapping (config: Config, env: Record<string, string | undefined>): Check & { partition?: string, apiKey?: string } {
   const name = 'mapping file valid'
   if (config.mappingFile === undefined) {
     return config.strictMapping
@@ -108,7 +108,8 @@ export function checkMapping (config: Config, env: Record<string, string | undef
   }
   try {
     const mapping = loadMappingFile(config.mappingFile, env)
-    return { name, ok: true, detail: `${mapping.size} organization(s)`, partition: [...mapping.values()][0]?.partition }
+    const first = [...mapping.values()][0]
+    return { name, ok: true, detail: `${mapping.size} organization(s)`, partition: first?.partition, apiKey: first?.apiKey }
   } catch (err) {
     return { name, ok: false, detail: (err as Error).message, fix: 'correct the entry named, see the README\'s mapping file section' }
   }
@@ -116,12 +117,14 @@ export function checkMapping (config: Config, env: Record<string, string | undef
 
 /** Every check, in the order a request meets them. */
 export async function runChecks (config: Config, env: Record<string, string | undefined>, doFetch: Fetch = fetch): Promise<Check[]> {
-  const { partition, ...mapping } = checkMapping(config, env)
+  const { partition, apiKey, ...mapping } = checkMapping(config, env)
   const [metadata, jwks, workos, ragie] = await Promise.all([
     checkAuthKitMetadata(config, doFetch),
     checkJwks(config, doFetch),
     checkWorkosKey(config),
-    checkRagie(config, env.DOCTOR_PARTITION ?? partition ?? 'default', doFetch)
+    // The first mapped organization's partition, with the key its requests carry (its own, when it
+    // has one); DOCTOR_PARTITION names another, with RAGIE_API_KEY.
+    env.DOCTOR_PARTITION !== undefined ? checkRagie(config, env.DOCTOR_PARTITION, doFetch) : checkRagie(config, partition ?? 'default', doFetch, apiKey)
   ])
   const baseUrl: Check = new URL(config.baseUrl).protocol === 'https:' || /^http:\/\/(localhost|127\.0\.0\.1)(:|$)/.test(config.baseUrl)
     ? { name: 'BASE_URL uses https', ok: true, detail: config.baseUrl }

@@ -19,6 +19,18 @@ t.test('npm run doctor passes every check against services that answer as config
   t.notOk(out.includes(f.env.RAGIE_API_KEY) || out.includes(WORKOS_KEY), 'no secret is printed')
 })
 
+t.test('the Ragie check uses the key the first mapped organization\'s requests carry (its apiKeyEnv)', async t => {
+  const f = await startFixtures(t)
+  f.workos.apiKey = WORKOS_KEY
+  const dir = t.testdir({ 'mapping.json': JSON.stringify({ [ORG]: { partition: 'soc2', apiKeyEnv: 'RAGIE_KEY_SOC2' } }) })
+  const env = { ...f.env, BASE_URL: 'https://mcp.example.com', MAPPING_FILE: join(dir, 'mapping.json'), RAGIE_KEY_SOC2: 'ragie_key_of_soc2' }
+  const checks = await runChecks(loadConfig(env), env)
+  t.ok(checks.every(c => c.ok), formatChecks(checks))
+  const calls = f.upstream.requests.filter(r => r.partition === 'soc2')
+  t.ok(calls.length > 0)
+  t.ok(calls.every(r => r.headers.authorization === 'Bearer ragie_key_of_soc2'), 'with the organization\'s own key, not RAGIE_API_KEY')
+})
+
 t.test('each failure is named with its fix, and the exit code is 1', async t => {
   const f = await startFixtures(t)
   f.workos.apiKey = 'sk_the_real_one'
