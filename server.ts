@@ -69,18 +69,8 @@ async function main (): Promise<void> {
   process.on('SIGHUP', () => {
     if (config.mappingFile === undefined) fastify.log.info('SIGHUP: no mapping file to reload')
   })
-  try {
-    // Node's default backlog (511) overflows in a connection storm (a deploy, a failover, many
-    // clients opening event streams at once): the kernel then drops or resets the connections it
-    // cannot queue. See LISTEN_BACKLOG in the README.
-    await fastify.listen({ port: config.port, host: config.host, backlog: config.listenBacklog })
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message)
-    fail(`could not start: ${(err as Error).message}`)
-  }
-  const warning = backlogWarning(config.listenBacklog, kernelBacklogCap())
-  if (warning !== undefined) fastify.log.warn(warning)
-
+  // In place before the start too: a SIGTERM while the start waits (on Redis, say) closes what has
+  // started and exits 0, rather than Node's default, killed by the signal.
   let closing = false
   async function shutdown (signal: string): Promise<void> {
     if (closing) return
@@ -97,6 +87,19 @@ async function main (): Promise<void> {
   }
   process.on('SIGTERM', () => { shutdown('SIGTERM').catch(() => process.exit(1)) })
   process.on('SIGINT', () => { shutdown('SIGINT').catch(() => process.exit(1)) })
+  try {
+    // Node's default backlog (511) overflows in a connection storm (a deploy, a failover, many
+    // clients opening event streams at once): the kernel then drops or resets the connections it
+    // cannot queue. See LISTEN_BACKLOG in the README.
+    await fastify.listen({ port: config.port, host: config.host, backlog: config.listenBacklog })
+  } catch (err) {
+    // Closed by a signal before it could listen: the shutdown says so, and exits.
+    if (closing) return
+    if (err instanceof ConfigError) fail(err.message)
+    fail(`could not start: ${(err as Error).message}`)
+  }
+  const warning = backlogWarning(config.listenBacklog, kernelBacklogCap())
+  if (warning !== undefined) fastify.log.warn(warning)
 }
 
 await main()

@@ -262,6 +262,23 @@ t.test('SIGHUP while server.ts is still starting neither ends it nor stops the s
   t.same(await proc.exited, { code: 0, signal: null }, 'it ends only by its own shutdown')
 })
 
+t.test('SIGTERM while server.ts is still starting closes it and exits 0', async t => {
+  const f = await startFixtures(t)
+  // As above: a "Redis" that never answers holds the start; its first connection sends the signal.
+  const sockets: Socket[] = []
+  const silent = createTcpServer(socket => {
+    sockets.push(socket)
+    if (sockets.length === 1) proc.child.kill('SIGTERM')
+  })
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
+  const redisPort = (silent.address() as AddressInfo).port
+  const proc = startServer(t, [], serverEnv(f, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }))
+  t.same(await proc.exited, { code: 0, signal: null }, 'exit 0, not killed by the signal')
+  t.ok(sockets.length > 0, 'the signal came while the start waited on Redis')
+  t.same(proc.stderr, [], 'nothing on stderr: no "could not start"')
+})
+
 /** The accept queue the kernel gave a listening socket: `ss` shows it as Send-Q. */
 function acceptQueueLimit (port: number): number {
   const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim()
