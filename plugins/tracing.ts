@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 
+const SHUTDOWN_EXPORT_MS = 2000
+
 /**
  * OpenTelemetry when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: @fastify/otel traces each request and
  * its hooks, and the three steps that wait on something else get spans of their own: token
@@ -17,7 +19,14 @@ async function tracingPlugin (fastify: FastifyInstance): Promise<void> {
   const tracing = createTracing({ endpoint: c.otelEndpoint, serviceName: c.otelServiceName })
   const { tracer } = tracing
   await fastify.register(tracing.instrumentation.plugin())
-  fastify.addHook('onClose', async () => { await tracing.shutdown() })
+  // The last spans are sent as the app closes, but a collector that does not answer must not hold
+  // the close past server.ts's deadline (the exporter would wait its own 10 s): 2 s, then on.
+  fastify.addHook('onClose', async () => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<void>(resolve => { timer = setTimeout(resolve, SHUTDOWN_EXPORT_MS) })
+    await Promise.race([tracing.shutdown().catch(() => {}), late])
+    clearTimeout(timer)
+  })
 
   // The steps are decorators of other plugins: wrapped here, so tracing stays in one file.
   const authenticate = fastify.authenticate

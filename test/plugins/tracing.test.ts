@@ -91,3 +91,18 @@ t.test('a failed step is a failed span', async t => {
   t.ok(await eventually(() => collector.spans.some(s => s.name === 'gateway.membership'), 5000))
   t.match(collector.spans.find(s => s.name === 'gateway.membership'), { status: { code: 2, message: 'GW_MEMBERSHIP_UNAVAILABLE' } })
 })
+
+t.test('a collector that never answers does not hold the close: the last export is given 2 s', async t => {
+  const f = await startFixtures(t)
+  const held: Array<{ destroy: () => void }> = []
+  // Reads what it is sent and never answers.
+  const silent = await listen((req) => { held.push(req.socket) })
+  t.teardown(() => { for (const s of held) s.destroy(); return silent.close() })
+  const app = await build(t, { ...f.env, OTEL_EXPORTER_OTLP_ENDPOINT: silent.url })
+  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/echo`, headers: { authorization: `Bearer ${f.token(MEMBER)}` } })
+  t.equal(res.statusCode, 200)
+  const started = Date.now()
+  await app.close()
+  const took = Date.now() - started
+  t.ok(took < 4000, `closed in ${took} ms, not after the exporter's own 10 s`)
+})
