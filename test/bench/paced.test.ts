@@ -8,7 +8,10 @@ import { complete, paced } from '../../bench/paced.ts'
 /** Listens on 127.0.0.1, port 0, until the test ends; the server's URL. */
 async function listen (t: Test, server: Server): Promise<string> {
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { server.close() })
+  t.teardown(() => {
+    server.closeAllConnections()
+    return new Promise<void>(resolve => server.close(() => resolve()))
+  })
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
 }
 

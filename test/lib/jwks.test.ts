@@ -263,10 +263,8 @@ t.test('a JWKS that hangs until the timeout starts the backoff when it fails, no
   // The timeout is longer than the backoff (3 s and 2 s by default).
   clock.ms += 3000
   await rejectsWith(t, first, 'GW_JWKS_UNAVAILABLE', 'the hanging fetch')
-  const started = Date.now()
   await rejectsWith(t, store.getKey(header(authkit.key.kid)), 'GW_JWKS_UNAVAILABLE', 'a look-up right after')
-  t.ok(Date.now() - started < 150, 'answered at once, without waiting out another timeout')
-  t.equal(authkit.jwksRequests, 1, 'no second fetch within the backoff')
+  t.equal(authkit.jwksRequests, 1, 'no second fetch within the backoff: answered at once, without waiting out another timeout')
 })
 
 t.test('a JWKS with no key this gateway can use counts as a failed fetch, and the last good keys stay', async t => {

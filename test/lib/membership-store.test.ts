@@ -7,7 +7,7 @@ import type { RedisLink } from '../../lib/redis.ts'
 import { createEvictionBus, createRedisMembershipStore } from '../../lib/membership-store.ts'
 import type { EvictionHandlers, RedisMembershipStore } from '../../lib/membership-store.ts'
 import type { MembershipEntry } from '../../lib/membership.ts'
-import { TEST_REDIS_URL, eventually, redisPrefix, redisServerSkip, redisSkip, startOwnRedis } from '../fixtures/redis.ts'
+import { TEST_REDIS_URL, eventually, redisPrefix, redisServerSkip, redisSkip, startOwnRedis, untilSubscribed } from '../fixtures/redis.ts'
 import { startTcpRelay } from '../fixtures/tcp-relay.ts'
 
 const skip = await redisSkip()
@@ -126,7 +126,7 @@ t.test('an eviction published by one instance reaches every instance and drops t
   t.teardown(async () => { await busA.close(); await busB.close() })
   await learn(b.store, 'org_A', MEMBER, 5000)
   // The subscription is sent as the bus is made; the first message may only follow it.
-  await sleep(100)
+  await untilSubscribed(prefix, 2)
 
   await busA.publish({ userId: USER, organizationId: 'org_A' })
   t.ok(await eventually(() => heardByB.length === 1), 'instance b heard it')
@@ -142,7 +142,7 @@ t.test('an eviction from an instance of an earlier release (no generations) stil
   const bus = createEvictionBus(link, store, handlers(e => heard.push(e)))
   t.teardown(() => bus.close())
   await learn(store, 'org_A', MEMBER, 5000)
-  await sleep(100)
+  await untilSubscribed(prefix, 1)
 
   // What an earlier release publishes, after deleting its own per-user hash.
   const old = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 0 })

@@ -81,7 +81,9 @@ t.test('MAPPING_WATCH reloads on a change of the file, and on a file replaced by
   t.equal(await upstreamPathOf(app, f), '/mcp/third/raw/echo')
 
   writeFileSync(file, 'not json')
-  await new Promise(resolve => setTimeout(resolve, 600))
+  const refused = () => logs.lines.some(l => /mapping file not reloaded: keeping the current mapping/.test(l))
+  for (let i = 0; i < 100 && !refused(); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.ok(refused(), 'the bad file was read, and refused')
   t.equal(await upstreamPathOf(app, f), '/mcp/third/raw/echo', 'a bad file changes nothing')
 })
 

@@ -170,6 +170,7 @@ t.test('the cache is per (user, organization)', async t => {
   t.equal((await call(app, f, MEMBER, OTHER_ORG)).statusCode, 403, 'a cached membership in ORG does not admit to OTHER_ORG')
   t.equal((await call(app, f, STRANGER, ORG)).statusCode, 403)
   t.equal(f.workos.calls.length, 3)
+  t.same(f.upstream.requests.map(r => r.partition), [ORG.toLowerCase()], 'only the member\'s call in ORG reached Ragie, in ORG\'s partition')
 })
 
 t.test('cached members are unaffected when WorkOS goes down', async t => {
@@ -213,6 +214,7 @@ t.test('the default TTLs cache both answers: a revoked member keeps access and a
   t.equal((await call(app, f)).statusCode, 200)
   t.equal((await call(app, f, STRANGER)).statusCode, 403)
   t.equal(f.workos.calls.length, 2)
+  t.equal(upstreamCount(f), 2, 'the two refusals reached nothing upstream')
 })
 
 t.test('20 concurrent requests of one member share one WorkOS call', async t => {

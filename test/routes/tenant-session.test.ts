@@ -66,7 +66,8 @@ t.test('the client gets a bound session id; its owner uses it, and Ragie only ev
   t.equal(res.statusCode, 200, res.body)
   t.match(res.body, /whoami/)
   t.equal(f.upstream.requests.at(-1)?.headers['mcp-session-id'], upstreamId, 'unwrapped on the way in')
-  t.equal(res.headers['mcp-session-id'] ?? clientId, clientId, 'answers never hand out Ragie\'s id')
+  t.not(res.headers['mcp-session-id'], upstreamId, 'answers never hand out Ragie\'s id')
+  t.equal(res.headers['mcp-session-id'] ?? clientId, clientId, 'and what they hand out is the bound id')
 })
 
 t.test('a session id presented by anyone but its owner gets 404 and nothing reaches upstream', async t => {

@@ -6,7 +6,7 @@ import gateway from '../../app.ts'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
-import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip } from '../fixtures/redis.ts'
+import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip, untilSubscribed } from '../fixtures/redis.ts'
 import { startTcpRelay } from '../fixtures/tcp-relay.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
 
@@ -219,8 +219,9 @@ t.test('with Redis, an instance that was not listening when a revocation was sen
   t.teardown(() => relay.close())
   const a = await build(t, env)
   const { app: b, base } = await listeningBase(t, { ...env, REDIS_URL: `redis://${relay.address}` })
-  // Time for b's first subscription to be confirmed (it drops what it holds then, too).
-  await new Promise(resolve => setTimeout(resolve, 300))
+  // b's first subscription in place (it drops what it holds once it is confirmed, too).
+  await untilSubscribed(env.REDIS_KEY_PREFIX, 2)
+  await new Promise(resolve => setTimeout(resolve, 50))
   t.equal(await call(b, f), 200)
   t.equal(await call(b, f), 200, 'b holds the member in its own cache')
   t.equal(f.workos.calls.length, 1)
@@ -308,8 +309,7 @@ t.test('with Redis, a revocation sent to one instance ends the user\'s streams o
   const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
   const a = await build(t, env)
   const b = await listeningBase(t, env)
-  // Time for b's subscription to be in place.
-  await new Promise(resolve => setTimeout(resolve, 300))
+  await untilSubscribed(env.REDIS_KEY_PREFIX, 2)
   const stream = await openStream(b.base, f, MEMBER, ORG)
   t.ok(await eventually(() => stream.text().includes('data: {"n":1}')))
   removeMembership(f)

@@ -68,6 +68,8 @@ t.test('the official SDK client goes from no token to tools/call through the who
     const whoami = await client.callTool({ name: 'whoami', arguments: {} })
     t.same(JSON.parse(texts(whoami)[0]), { partition: DEMO_ORG.partition })
     const token = provider.tokens()?.access_token ?? ''
+    t.ok(token.length > 0, 'the client holds a token')
+    t.ok(sandbox.upstream.requests.length >= 3, 'initialize and both tool calls reached Ragie')
     for (const r of sandbox.upstream.requests) {
       t.equal(r.headers.authorization, 'Bearer sandbox_ragie_key', 'Ragie got the Ragie key')
       t.notOk(JSON.stringify(r.headers).includes(token), 'and never the user token')
