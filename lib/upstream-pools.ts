@@ -1,4 +1,4 @@
-import { Dispatcher, Pool } from 'undici'
+import { Dispatcher, Pool, errors } from 'undici'
 
 /**
  * Two connection pools to Ragie: one for event streams (GET: the stream a client holds open for
@@ -15,42 +15,25 @@ import { Dispatcher, Pool } from 'undici'
  * just dropped and left it idle, with no keep-alive timer to close it (nodejs/undici#5845): one
  * stray TLS connection to Ragie for every stream a client left. undici 8 opens none.
  */
-/**
- * Where a request's headers carry the signal that aborts it (see `ClientGone`). reply-from gives
- * undici no signal of its own; a symbol key rides along with the headers it copies (Object.assign
- * copies symbols) and is never sent (undici walks string keys only).
- */
-export const UPSTREAM_SIGNAL = Symbol('upstream signal')
+/** What a request's dispatch is recorded on, to be aborted later (a Fastify request, say). */
+export interface DispatchOwner {
+  upstreamDispatch: Dispatcher.DispatchHandler | null
+}
 
 /**
- * Aborts an upstream request when its client has left before the answer was complete: the
- * smallest signal undici takes (an emitter's `on`, `once` and `removeListener`; no `aborted`
- * field, so undici does not take it for a DOM AbortSignal). Without it, a call whose client left
- * while Ragie was still working ran on for nobody, holding a connection until Ragie answered.
+ * Aborts the upstream request dispatched for `owner`, if one was: at once when it has started,
+ * else as soon as it starts (undici's request handler checks its `reason` then). Without it, a call
+ * whose client left while Ragie was still working ran on for nobody, holding a connection until
+ * Ragie answered. Not through an abort signal: undici's signal path (a copy of the options, a
+ * hook and a listener on every request) cost the hot path some 7% more instructions.
  */
-export class ClientGone {
-  #listener: (() => void) | null = null
-
-  on (_event: string, listener: () => void): this {
-    this.#listener = listener
-    return this
-  }
-
-  once (event: string, listener: () => void): this {
-    return this.on(event, listener)
-  }
-
-  removeListener (_event: string, listener: () => void): this {
-    if (this.#listener === listener) this.#listener = null
-    return this
-  }
-
-  /** The client has gone: the request is aborted (once; nothing if it is already over). */
-  abort (): void {
-    const listener = this.#listener
-    this.#listener = null
-    listener?.()
-  }
+export function abortDispatch (owner: DispatchOwner): void {
+  const handler = owner.upstreamDispatch as (Dispatcher.DispatchHandler & { abort?: (reason: Error) => void, reason?: Error | null }) | null
+  if (handler === null) return
+  owner.upstreamDispatch = null
+  const reason = new errors.RequestAbortedError()
+  if (typeof handler.abort === 'function') handler.abort(reason)
+  else handler.reason = reason
 }
 
 export class UpstreamPools extends Dispatcher {
@@ -63,16 +46,18 @@ export class UpstreamPools extends Dispatcher {
     this.calls = new Pool(origin, { ...options, ...callOptions })
   }
 
-  /** undici's `request`, with the signal the headers carry (UPSTREAM_SIGNAL), if any. */
-  request<T = null> (options: Dispatcher.RequestOptions<T>): Promise<Dispatcher.ResponseData<T>>
-  request<T = null> (options: Dispatcher.RequestOptions<T>, callback: (err: Error | null, data: Dispatcher.ResponseData<T>) => void): void
-  request<T = null> (options: Dispatcher.RequestOptions<T>, callback?: (err: Error | null, data: Dispatcher.ResponseData<T>) => void): Promise<Dispatcher.ResponseData<T>> | void {
-    const signal = (options.headers as Record<symbol, ClientGone | undefined> | undefined)?.[UPSTREAM_SIGNAL]
-    if (signal !== undefined) options.signal = signal as unknown as Dispatcher.RequestOptions<T>['signal']
-    return callback === undefined ? super.request(options) : super.request(options, callback)
-  }
+  /**
+   * Whose the next dispatch is: set just before reply-from's call, which dispatches at once (in
+   * the same tick), so the handler is recorded on it (see `abortDispatch`).
+   */
+  next: DispatchOwner | null = null
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const owner = this.next
+    if (owner !== null) {
+      this.next = null
+      owner.upstreamDispatch = handler
+    }
     return (options.method === 'GET' ? this.events : this.calls).dispatch(options, handler)
   }
 

@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
-import type { Pool } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import type { FastifyReplyFromHooks, FastifyReplyFromOptions } from '@fastify/reply-from'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts'
 import { createStreamRegistry } from '../lib/streams.ts'
-import { ClientGone, UPSTREAM_SIGNAL, createUpstreamPools } from '../lib/upstream-pools.ts'
+import { abortDispatch, createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
 import { gatewayError } from '../lib/errors.ts'
 import { setCorsHeaders } from '../lib/cors.ts'
@@ -21,8 +21,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `upstream.forward`, for reply-from's callbacks. */
     forwarding: Destination | null
-    /** Set by `upstream.forward`: aborts the upstream request if the client leaves first. */
-    upstreamSignal: ClientGone | null
+    /** Set as the upstream request is dispatched: it is aborted if the client leaves first. */
+    upstreamDispatch: Dispatcher.DispatchHandler | null
   }
 }
 
@@ -123,7 +123,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   // One set of reply-from options for every request: each callback gets the request, and finds
   // its destination on it, so no closures are made per request.
   fastify.decorateRequest('forwarding', null)
-  fastify.decorateRequest('upstreamSignal', null)
+  fastify.decorateRequest('upstreamDispatch', null)
   const fromOptions: FastifyReplyFromHooks = {
     // reply-from decodes the source to look for `..` (anywhere, the query too: a 400; a malformed
     // escape: a throw, so a 500) and re-encodes it: the validated path goes as the source, and the
@@ -133,13 +133,11 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => {
       const destination = destinationOf(request)
-      const out = withSession(upstreamRequestHeaders(headers, destination.apiKey, {
+      return withSession(upstreamRequestHeaders(headers, destination.apiKey, {
         ip: request.ip,
         protocol: request.protocol,
         host: request.host
-      }), destination.sessionId);
-      (out as Record<symbol, unknown>)[UPSTREAM_SIGNAL] = request.upstreamSignal ?? undefined
-      return out
+      }), destination.sessionId)
     },
     // With an Origin, the gateway has set its own CORS headers and `Vary: Origin` (routes/tenant).
     rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers, request?.headers.origin === undefined ? undefined : 'Origin'), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
@@ -183,11 +181,14 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     request.forwarding = destination
     // SPEC §6: a client that disconnects aborts its upstream request, also while Ragie is still
     // working on it (reply-from alone only notices once Ragie answers).
-    const gone = new ClientGone()
     const res = reply.raw
-    res.once('close', () => { if (!res.writableFinished) gone.abort() })
-    request.upstreamSignal = gone
-    return reply.from(destination.path, fromOptions)
+    res.once('close', () => { if (!res.writableFinished) abortDispatch(request) })
+    upstreamPools.next = request
+    try {
+      return reply.from(destination.path, fromOptions)
+    } finally {
+      upstreamPools.next = null
+    }
   }
 
   fastify.decorate('upstream', { forward, streams })
