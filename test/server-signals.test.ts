@@ -4,6 +4,8 @@ import { createServer as createTcpServer } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { startFixtures, ORG, MEMBER } from './helper.ts'
+import type { Fixtures, TestContext } from './helper.ts'
+import type { GatewayProcess } from './fixtures/process.ts'
 import { startScriptedUpstream } from './fixtures/scripted-upstream.ts'
 import { serverEnv, startServer, untilLogged } from './fixtures/server.ts'
 
@@ -92,21 +94,31 @@ t.test('SIGHUP without a mapping file neither ends server.ts nor stops it servin
   t.same(await proc.exited, { code: 0, signal: null }, 'and it ends only by its own shutdown')
 })
 
-t.test('SIGHUP while server.ts is still starting neither ends it nor stops the start', async t => {
-  const f = await startFixtures(t)
-  // A "Redis" that accepts and never answers holds the start (plugins/redis.ts waits for it);
-  // its first connection says the process is inside that start, which is when SIGHUP goes.
+/**
+ * server.ts in the middle of its start, sent `signal` there: a "Redis" that accepts and never
+ * answers holds the start (plugins/redis.ts waits for it), and its first connection says the
+ * process is inside that start, which is when the signal goes.
+ */
+async function signalledWhileStarting (t: TestContext, f: Fixtures, signal: NodeJS.Signals): Promise<{ proc: GatewayProcess, signalled: () => boolean }> {
   const sockets: Socket[] = []
+  const started: { proc?: GatewayProcess } = {}
   const silent = createTcpServer(socket => {
     sockets.push(socket)
-    if (sockets.length === 1) proc.child.kill('SIGHUP')
+    if (sockets.length === 1) started.proc?.child.kill(signal)
   })
   await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
   const redisPort = (silent.address() as AddressInfo).port
   const proc = startServer(t, [], serverEnv(f, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }))
+  started.proc = proc
+  return { proc, signalled: () => sockets.length > 0 }
+}
+
+t.test('SIGHUP while server.ts is still starting neither ends it nor stops the start', async t => {
+  const f = await startFixtures(t)
+  const { proc, signalled } = await signalledWhileStarting(t, f, 'SIGHUP')
   const port = await proc.listening
-  t.ok(sockets.length > 0, 'the signal came while the start waited on Redis')
+  t.ok(signalled(), 'the signal came while the start waited on Redis')
   t.equal(proc.child.exitCode, null, 'the process lives on')
   const res = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/${ORG}/mcp`)
   t.equal(res.status, 200, 'and serves')
@@ -116,17 +128,8 @@ t.test('SIGHUP while server.ts is still starting neither ends it nor stops the s
 
 t.test('SIGTERM while server.ts is still starting closes it and exits 0', async t => {
   const f = await startFixtures(t)
-  // As above: a "Redis" that never answers holds the start; its first connection sends the signal.
-  const sockets: Socket[] = []
-  const silent = createTcpServer(socket => {
-    sockets.push(socket)
-    if (sockets.length === 1) proc.child.kill('SIGTERM')
-  })
-  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
-  const redisPort = (silent.address() as AddressInfo).port
-  const proc = startServer(t, [], serverEnv(f, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }))
+  const { proc, signalled } = await signalledWhileStarting(t, f, 'SIGTERM')
   t.same(await proc.exited, { code: 0, signal: null }, 'exit 0, not killed by the signal')
-  t.ok(sockets.length > 0, 'the signal came while the start waited on Redis')
+  t.ok(signalled(), 'the signal came while the start waited on Redis')
   t.same(proc.stderr, [], 'nothing on stderr: no "could not start"')
 })
