@@ -1,20 +1,5 @@
 import { Dispatcher, Pool, errors } from 'undici'
 
-/**
- * Two connection pools to Ragie: one for event streams (GET: the stream a client holds open for
- * as long as it is connected, SPEC §6) and one for calls (POST and DELETE).
- *
- * One pool would do, but an undici pool picks a connection for every request by walking its
- * connections from the first until it finds one that is free, and a connection that carries an
- * open event stream is never free. With every stream in the same pool, each call walked past all
- * of them: with 2,000 streams open, the hot path's throughput halved (the bare proxy's too). Kept
- * apart, a call only walks past the other calls in flight.
- *
- * undici 8, not the 7 that reply-from brings: when a client leaves an event stream, the proxy
- * aborts its upstream response, and undici 7 then opened a new connection for the request it had
- * just dropped and left it idle, with no keep-alive timer to close it (nodejs/undici#5845): one
- * stray TLS connection to Ragie for every stream a client left. undici 8 opens none.
- */
 /** What a request's dispatch is recorded on, to be aborted later (a Fastify request, say). */
 export interface DispatchOwner {
   upstreamDispatch: Dispatcher.DispatchHandler | null
@@ -36,6 +21,21 @@ export function abortDispatch (owner: DispatchOwner): void {
   else handler.reason = reason
 }
 
+/**
+ * Two connection pools to Ragie: one for event streams (GET: the stream a client holds open for
+ * as long as it is connected, SPEC §6) and one for calls (POST and DELETE).
+ *
+ * One pool would do, but an undici pool picks a connection for every request by walking its
+ * connections from the first until it finds one that is free, and a connection that carries an
+ * open event stream is never free. With every stream in the same pool, each call walked past all
+ * of them: with 2,000 streams open, the hot path's throughput halved (the bare proxy's too). Kept
+ * apart, a call only walks past the other calls in flight.
+ *
+ * undici 8, not the 7 that reply-from brings: when a client leaves an event stream, the proxy
+ * aborts its upstream response, and undici 7 then opened a new connection for the request it had
+ * just dropped and left it idle, with no keep-alive timer to close it (nodejs/undici#5845): one
+ * stray TLS connection to Ragie for every stream a client left. undici 8 opens none.
+ */
 export class UpstreamPools extends Dispatcher {
   readonly events: Pool
   readonly calls: Pool
