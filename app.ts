@@ -13,11 +13,21 @@ import type { GatewayOptions } from './plugins/config.ts'
 
 export type { GatewayOptions }
 
+/** The status of a request line: 499 (as nginx logs it) when the client left before any answer began. */
+function lineStatus (reply: FastifyReply): number {
+  return reply.raw.headersSent ? reply.statusCode : errorCodes.GW_CLIENT_CLOSED.statusCode
+}
+
+/** The latency of a request line, in ms to a tenth. */
+function lineMs (reply: FastifyReply): number {
+  return Math.round(reply.elapsedTime * 10) / 10
+}
+
 /** A URL the router cannot decode (`%zz`) never reaches the error handler: same JSON body, no echo. */
 function routerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   // Answered before any route or hook: the request line is written here (SPEC §7: one per request).
   reply.raw.once('close', () => {
-    request.log.info({ method: request.method, route: '(not found)', status: reply.raw.headersSent ? reply.statusCode : 499, ms: Math.round(reply.elapsedTime * 10) / 10 }, REQUEST_COMPLETED)
+    request.log.info({ method: request.method, route: '(not found)', status: lineStatus(reply), ms: lineMs(reply) }, REQUEST_COMPLETED)
   })
   // A path segment longer than any route's parameter may be (an organization id is at most 68
   // characters) names nothing here: 404, as any other unknown path.
@@ -127,9 +137,8 @@ export default async function gateway (fastify: FastifyInstance, opts: GatewayOp
       partition: request.forwarding?.partition,
       rpcMethod: rpc.method,
       tool: rpc.tool,
-      // 499 (as nginx logs it): the client left before any answer began.
-      status: reply.raw.headersSent ? reply.statusCode : errorCodes.GW_CLIENT_CLOSED.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10
+      status: lineStatus(reply),
+      ms: lineMs(reply)
     }
     if (direct) writeRequestLine(request.log, line)
     else request.log.info(line, REQUEST_COMPLETED)

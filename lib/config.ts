@@ -4,6 +4,8 @@ import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './errors.ts'
 
 const url = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', description })
+// An optional URL: unset or empty (as env.example leaves it) is none.
+const optionalUrl = (description: string) => Type.String({ pattern: '^(https?://\\S+)?$', description })
 const secret = (description: string) => Type.String({ minLength: 1, pattern: '^\\S+$', description })
 const integer = (description: string) => Type.String({ pattern: '^[0-9]{1,9}$', description })
 const positive = (description: string) => Type.String({ pattern: '^[1-9][0-9]{0,8}$', description })
@@ -46,7 +48,7 @@ export const EnvSchema = Type.Object({
   ALLOWED_ORIGINS: Type.Optional(list('a comma-separated list of origins such as https://app.example.com')),
   TRUST_PROXY: Type.Optional(flag('true or false')),
   RESOURCE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'a display name' })),
-  RESOURCE_DOCUMENTATION: Type.Optional(Type.String({ pattern: '^(https?://\\S+)?$', description: 'an http(s) URL' })),
+  RESOURCE_DOCUMENTATION: Type.Optional(optionalUrl('an http(s) URL')),
   SCOPES_SUPPORTED: Type.Optional(list('a comma-separated list of scopes')),
   SESSION_SECRET: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces, e.g. the output of openssl rand -base64 32' })),
   SESSION_SECRET_PREVIOUS: Type.Optional(Type.String({ pattern: '^(\\S{32,})?$', description: 'at least 32 characters without spaces: the SESSION_SECRET being replaced' })),
@@ -62,7 +64,7 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_ORG_PER_MIN: Type.Optional(integer('a whole number of requests per minute (0: no limit)')),
   METRICS_PORT: Type.Optional(Type.String({ pattern: '^(|[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', description: 'a port number from 0 to 65535' })),
   METRICS_HOST: Type.Optional(Type.String({ pattern: '^\\S*$', description: 'a host name or address' })),
-  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^(https?://\\S+)?$', description: 'an http(s) URL of an OTLP/HTTP collector such as http://127.0.0.1:4318' })),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(optionalUrl('an http(s) URL of an OTLP/HTTP collector such as http://127.0.0.1:4318')),
   OTEL_SERVICE_NAME: Type.Optional(Type.String({ pattern: '^\\S*$', description: 'a service name without spaces' })),
   MAPPING_WATCH: Type.Optional(flag('true or false'))
 })

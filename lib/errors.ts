@@ -50,6 +50,11 @@ export function gatewayError (code: ErrorCode, description: string, headers?: Re
   return new GatewayError(code, description, headers)
 }
 
+/** The client left before its answer began (its request line says 499; no one reads the body). */
+export function clientClosed (): GatewayError {
+  return gatewayError('GW_CLIENT_CLOSED', 'the client closed the connection before the answer')
+}
+
 /** Start-up failure: printed as one line, the process exits non-zero. */
 export class ConfigError extends Error {
   constructor (message: string) {

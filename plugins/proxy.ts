@@ -9,7 +9,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts
 import { createStreamRegistry } from '../lib/streams.ts'
 import { abortDispatch, createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry } from '../lib/streams.ts'
-import { gatewayError } from '../lib/errors.ts'
+import { clientClosed, gatewayError } from '../lib/errors.ts'
 import { setCorsHeaders } from '../lib/cors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
 import type { SessionBinder, SessionOwner } from '../lib/session.ts'
@@ -152,7 +152,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     onError: (reply, { error }) => {
       // The client left (and its upstream request was aborted for it): no one to answer, nothing
       // gone wrong upstream; its request line says 499.
-      if (reply.raw.destroyed) return reply.send(gatewayError('GW_CLIENT_CLOSED', 'the client closed the connection before the answer'))
+      if (reply.raw.destroyed) return reply.send(clientClosed())
       if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))
       const code = (error as { code?: string }).code ?? ''
       reply.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseTenantPath, upstreamPath } from '../../lib/paths.ts'
 import type { TenantPath } from '../../lib/paths.ts'
-import { gatewayError } from '../../lib/errors.ts'
+import { clientClosed, gatewayError } from '../../lib/errors.ts'
 import { originAllowed, setCorsHeaders } from '../../lib/cors.ts'
 import { roleAllowed } from '../../lib/membership.ts'
 import type { Membership } from '../../lib/membership.ts'
@@ -126,7 +126,7 @@ export default async function tenantHooks (fastify: FastifyInstance): Promise<vo
     // A client that left while the request waited (JWKS, WorkOS, Redis): Ragie is not asked to run
     // a call nobody will read, and a stream takes no slot (its 'close' has been and gone, so the
     // slot would never be given back).
-    if (reply.raw.destroyed) throw gatewayError('GW_CLIENT_CLOSED', 'the client closed the connection before the answer')
+    if (reply.raw.destroyed) throw clientClosed()
     const destination = checkMembership(tenant, userId, route, membership)
     checkSession(request, destination)
     limitStreams(request, reply, userId)
