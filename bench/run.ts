@@ -570,8 +570,9 @@ proxy's count repeated to 0.1% and to 2.7%, the gateway's to 2.6% (386.8k, 386.7
 against 437.5k, 426.4k and 433.3k on 2026-12-03: 1.10 to 1.15 ×; collections fall in the counted
 window or not), so compare several. On 2026-12-04, on a machine about 2.5 times slower per
 request, four runs gave 304k to 333k against 533k to 571k (1.61 to 1.87 ×), the bare proxy's
-moving by 10% from run to run; why the gateway's count rose that much from one day to the next
-is not known (the code between the two days added a few checks, nothing of that size). \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
+moving by 10% from run to run. That was the machine, not the code: later the same day, on a new
+machine, the 2026-12-03 code (308215f) gave 386.8k against 444.6k (1.15 ×) and the code of this
+report 375.3k against 430.9k (1.15 ×), one after the other. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
