@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import { settleWithin } from './deadline.ts'
 
 export interface RedisLinkOptions {
   url: string
@@ -85,10 +86,7 @@ export function createRedisLink (opts: RedisLinkOptions): RedisLink {
       // NAT dropped (the subscriber has no command timeout): past the timeout, disconnect.
       await Promise.all([client, subscriber].map(async c => {
         if (c.status !== 'ready') return c.disconnect()
-        let timer: NodeJS.Timeout | undefined
-        const gone = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.commandTimeoutMs) })
-        await Promise.race([c.quit().catch(() => {}), gone])
-        clearTimeout(timer)
+        await settleWithin(c.quit(), opts.commandTimeoutMs)
         c.disconnect()
       }))
     }

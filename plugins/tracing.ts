@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { settleWithin } from '../lib/deadline.ts'
 
 const SHUTDOWN_EXPORT_MS = 2000
 
@@ -21,12 +22,7 @@ async function tracingPlugin (fastify: FastifyInstance): Promise<void> {
   await fastify.register(tracing.instrumentation.plugin())
   // The last spans are sent as the app closes, but a collector that does not answer must not hold
   // the close past server.ts's deadline (the exporter would wait its own 10 s): 2 s, then on.
-  fastify.addHook('onClose', async () => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>(resolve => { timer = setTimeout(resolve, SHUTDOWN_EXPORT_MS) })
-    await Promise.race([tracing.shutdown().catch(() => {}), late])
-    clearTimeout(timer)
-  })
+  fastify.addHook('onClose', async () => { await settleWithin(tracing.shutdown(), SHUTDOWN_EXPORT_MS) })
 
   // The steps are decorators of other plugins: wrapped here, so tracing stays in one file.
   const authenticate = fastify.authenticate
