@@ -131,13 +131,10 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     queryString: (_search, _url, request) => destinationOf(request).query,
     // Never retried: an MCP request is not ours to repeat, and a 503 from Ragie passes as it is.
     retryDelay: () => null,
+    // The request itself says where it came from (its ip, protocol and host): no object made for it.
     rewriteRequestHeaders: (request, headers) => {
       const destination = destinationOf(request)
-      return withSession(upstreamRequestHeaders(headers, destination.apiKey, {
-        ip: request.ip,
-        protocol: request.protocol,
-        host: request.host
-      }), destination.sessionId)
+      return withSession(upstreamRequestHeaders(headers, destination.apiKey, request), destination.sessionId)
     },
     // With an Origin, the gateway has set its own CORS headers and `Vary: Origin` (routes/tenant).
     rewriteHeaders: (headers, request) => bindSession(clientResponseHeaders(headers, request?.headers.origin === undefined ? undefined : 'Origin'), destinationOf(request as FastifyRequest), fastify.sessionBinder) as typeof headers,
@@ -180,9 +177,10 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   function forward (request: FastifyRequest, reply: FastifyReply, destination: Destination): FastifyReply {
     request.forwarding = destination
     // SPEC §6: a client that disconnects aborts its upstream request, also while Ragie is still
-    // working on it (reply-from alone only notices once Ragie answers).
+    // working on it (reply-from alone only notices once Ragie answers). A response's 'close' comes
+    // once: `on`, without the wrapper `once` makes on every request.
     const res = reply.raw
-    res.once('close', () => { if (!res.writableFinished) abortDispatch(request) })
+    res.on('close', () => { if (!res.writableFinished) abortDispatch(request) })
     upstreamPools.next = request
     try {
       return reply.from(destination.path, fromOptions)

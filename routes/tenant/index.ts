@@ -32,7 +32,8 @@ const tenant: FastifyPluginAsync = async function (fastify) {
       url,
       // MCP uses GET, POST and DELETE; an automatic HEAD route would be one more way to Ragie.
       exposeHeadRoute: false,
-      handler: async function (request, reply) {
+      // Not async: the reply is returned as it is, with no promise made for it on every request.
+      handler: function (request, reply) {
         return fastify.upstream.forward(request, reply, (request.tenant as TenantState).destination as Destination)
       }
     })
