@@ -11,10 +11,11 @@ import { ORG, load, startServers, stopChildren } from './harness.ts'
  * smaller than the noise of `npm run bench:hot`. Slow (each proxy runs under valgrind: ~3 minutes).
  *
  * Under valgrind V8's optimizing compilers (TurboFan, Maglev) are still at work in the counted
- * window, more in the gateway, which has more code to optimise (2026-12-05: ~70,000 instructions a
- * request against the bare proxy's ~32,000), where under a real load they had finished within the
- * warm-up: the count without them is printed too, and is the one to compare changes by. With
- * BENCH_CACHE_SIM=1, the level-1 cache misses a request as well (simulated; slower still).
+ * window, more in the gateway, which has more code to optimise (2026-12-05, one run: 74.8k
+ * instructions a request against the bare proxy's 24.6k), where under a real load they had
+ * finished within the warm-up: the count without them is printed too, and is the one to compare
+ * changes by. With BENCH_CACHE_SIM=1, the level-1 cache misses a request as well (simulated;
+ * slower still).
  */
 // A warm-up long enough that the counted window is the steady state: after 4,000 requests the
 // gateway was still compiling, promoting and running its first full collection, and one run counted
