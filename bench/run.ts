@@ -589,12 +589,18 @@ four runs gave 1.61 to 1.87 ×: the machine, not the code (on a new machine the 
 compilers are still at work in the counted window, where under a real load \`--trace-opt\` shows
 them done within the warm-up, and the gateway has more to compile: on 2026-12-05, 74.8k of its
 432.3k instructions a request against 24.6k of the bare proxy's 378.1k. The script prints the
-count without them too (there, 357.6k against 353.5k: 1.01 ×), the one to judge a change by.
-Some runs show one process, either one, spending some 60k instructions a request in V8's runtime
-behind an inline cache that stays slow (\`Runtime_DefineKeyedOwnPropertyInLiteral\`,
-\`JSObject::MigrateToMap\`): seen in the bare proxy in one run and in the gateway in another; which
-call site, in compiled JavaScript, is not known yet. It may be what moves a pair's ratio from
-one start to the next. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
+count without them too (357.6k, 355.4k, 357.8k and 356.0k against 353.5k, 354.3k, 353.9k and
+354.6k in four runs: 1.00 to 1.01 ×, within 0.7%), the one to judge a change by.
+And the bare proxy's count carries some 80k instructions a request (a fifth of it) that are V8's
+state, not its work: in every run of 2026-12-05 (eight), Node's own \`process.nextTick\`
+(node:internal/process/task_queues:113, found with \`--perf-basic-prof\`) defined the two
+symbol-keyed fields of each tick object through V8's runtime
+(\`Runtime_DefineKeyedOwnPropertyInLiteral\`, migrating the object off a deprecated map), 60 ticks a
+request, where an inline cache normally does it in a few instructions. The gateway did the same in
+one run of the eight (the one at 858k). Under load the CPU profiles agree: \`nextTick\` took 4.9% of
+the bare proxy's busy samples and 0.9% of the gateway's. So at 1.00 × without the compilers, the
+gateway does about a fifth more work a request than the bare proxy; which process start lands in
+that state, and why, is not known, and a round whose gateway does is one of the slow ones. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
