@@ -597,10 +597,11 @@ state, not its work: in every run of 2026-12-05 (eight), Node's own \`process.ne
 symbol-keyed fields of each tick object through V8's runtime
 (\`Runtime_DefineKeyedOwnPropertyInLiteral\`, migrating the object off a deprecated map), 60 ticks a
 request, where an inline cache normally does it in a few instructions. The gateway did the same in
-one run of the eight (the one at 858k). Under load the CPU profiles agree: \`nextTick\` took 4.9% of
-the bare proxy's busy samples and 0.9% of the gateway's. So at 1.00 × without the compilers, the
-gateway does about a fifth more work a request than the bare proxy; which process start lands in
-that state, and why, is not known, and a round whose gateway does is one of the slow ones. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
+one run of the eight (the one at 858k). Under load the CPU profiles agree, every start alike: in five pairs
+(\`BENCH_PROFILE=1\`), \`nextTick\` took 3.6 to 4.9% of the bare proxy's busy samples and 0.7 to
+1.0% of the gateway's. So at 1.00 × without the compilers, the
+gateway does about a fifth more work a request than the bare proxy. Why the bare proxy lands in
+that state (and the gateway once, under valgrind) is not known. \`BENCH_SECONDS\`, \`BENCH_ROUNDS\`, \`BENCH_SLICES\`, \`BENCH_WARMUP_SECONDS\`, \`BENCH_PACED_SECONDS\`, \`BENCH_PACED_SLICES\`,
 \`BENCH_CONNECTIONS\`, \`BENCH_COLD_REQUESTS\`, \`BENCH_IDLE_STREAMS\` and \`BENCH_SSE_EVENTS\`
 change the load; \`BENCH_PROFILE=1\` writes CPU profiles of both proxies to \`bench/profiles/\` (not
 committed).
