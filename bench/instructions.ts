@@ -42,7 +42,7 @@ interface Counts {
   compiler: number
 }
 
-/** What callgrind counted since the last dump: it dumps now, and reads that dump. */
+/** What callgrind counted since its counters were zeroed: it dumps now, and reads that dump. */
 function dump (pid: number): Counts {
   const before = new Set(readdirSync(out))
   control(['--dump'], pid)
@@ -62,7 +62,8 @@ function dump (pid: number): Counts {
 }
 
 const figures: Record<string, { all: number, without: number }> = {}
-const misses = (c: Counts, name: string): string => (c.events[name] / COUNTED).toLocaleString('en-US', { maximumFractionDigits: 0 })
+const round = (n: number): string => Math.round(n).toLocaleString('en-US')
+const misses = (c: Counts, name: string): string => round(c.events[name] / COUNTED)
 for (const [name, pid, url, headers] of [
   ['bare', servers.barePid, `${servers.bareUrl}/${ORG}/mcp/`, {}],
   ['gateway', servers.gatewayPid, servers.tenantUrl, servers.auth]
@@ -70,14 +71,13 @@ for (const [name, pid, url, headers] of [
   const opts = { connections: 10, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }
   await load(url, { ...opts, amount: WARM })
   control(['--instr=on'], pid)
-  dump(pid)
+  control(['--zero'], pid)
   const r = await load(url, { ...opts, amount: COUNTED })
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
   const counted = dump(pid)
   const all = counted.events.Ir / COUNTED
   const compiler = counted.compiler / COUNTED
   figures[name] = { all, without: all - compiler }
-  const round = (n: number): string => Math.round(n).toLocaleString('en-US')
   console.log(`${name}: ${round(all)} instructions a request, ${round(compiler)} of them V8's optimizing compilers: ${round(all - compiler)} without them` +
     (counted.events.I1mr === undefined ? '' : `; level-1 misses a request: ${misses(counted, 'I1mr')} instruction, ${misses(counted, 'D1mr')} data read, ${misses(counted, 'D1mw')} data write`))
 }
