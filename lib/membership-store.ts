@@ -162,28 +162,39 @@ export function createEvictionBus (link: RedisLink, store: RedisMembershipStore,
     handlers.onEviction(parsed.eviction)
   }
 
-  // ioredis sends the SUBSCRIBE of a (re)connection before it emits 'ready'; a PING sent after
+  // ioredis sends the SUBSCRIBE of a reconnection before it emits 'ready'; a PING sent after
   // comes back once the SUBSCRIBE has been done. In subscribe mode Redis answers it
-  // ['pong', '']; outside it, 'PONG': a SUBSCRIBE that was refused (a Redis user without the
-  // channel in its ACL) left the connection outside, and is reported, not taken for subscribed.
+  // ['pong', '']; outside it, 'PONG'. The first SUBSCRIBE is sent from here, on a ready
+  // connection only: one sent during the handshake reaches Redis before ioredis's ready check
+  // (INFO), which Redis refuses on a subscribed connection; ioredis then drops the connection
+  // and, the connection never having been ready, forgets the subscription for good. A connection
+  // found outside subscribe mode is subscribed (again); a SUBSCRIBE that Redis refuses (a Redis
+  // user without the channel in its ACL) is reported, never taken for a subscription.
   let closed = false
   let subscribedBefore = false
   let up = false
-  let refusal = ''
-  function confirm (): void {
+  function confirm (subscribedNow = false): void {
     subscriber.ping().then(reply => {
       if (closed || subscriber.status !== 'ready') return
-      if (!Array.isArray(reply)) {
-        handlers.onLost(`connected but not subscribed (${refusal === '' ? 'SUBSCRIBE not done' : refusal}): check the Redis user's channel permissions`)
+      if (Array.isArray(reply)) {
+        up = true
+        handlers.onSubscribed(subscribedBefore)
+        subscribedBefore = true
         return
       }
-      up = true
-      handlers.onSubscribed(subscribedBefore)
-      subscribedBefore = true
+      if (subscribedNow) {
+        handlers.onLost('connected but not subscribed (SUBSCRIBE answered, the connection still outside subscribe mode)')
+        return
+      }
+      subscriber.subscribe(name).then(() => { if (!closed) confirm(true) }, (err: Error) => {
+        // A connection lost meanwhile is confirmed again on its next 'ready'.
+        if (closed || err.name !== 'ReplyError') return
+        handlers.onLost(`connected but not subscribed (${err.message}): check the Redis user's channel permissions`)
+      })
     }, () => {})
   }
   function onReady (): void {
-    setImmediate(confirm)
+    setImmediate(() => { confirm() })
   }
   function onClose (): void {
     if (up) handlers.onLost('connection closed')
@@ -210,8 +221,7 @@ export function createEvictionBus (link: RedisLink, store: RedisMembershipStore,
   subscriber.on('message', onMessage)
   subscriber.on('ready', onReady)
   subscriber.on('close', onClose)
-  // The subscriber queues the command until it is connected, and re-subscribes after a reconnect.
-  subscriber.subscribe(name).then(() => { refusal = '' }, (err: Error) => { refusal = err.message })
+  // The first SUBSCRIBE goes from confirm(); ioredis makes it again after each reconnect.
   if (subscriber.status === 'ready') onReady()
   return {
     async publish (eviction) {

@@ -211,6 +211,36 @@ t.test('a subscription that loses its connection reports it and, once back, says
   t.same(events, ['subscribed', 'lost: connection closed', 'subscribed again'], 'each change once, however many attempts it took')
 })
 
+t.test('a subscription asked for while the connection is still in its handshake is made, and evictions reach it', { skip }, async t => {
+  const prefix = redisPrefix(t)
+  const a = await storeFor(t, prefix)
+  const target = new URL(TEST_REDIS_URL)
+  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
+  t.teardown(() => relay.close())
+  // Redis's answers wait in the relay: the connections are open, their handshakes not done. A
+  // SUBSCRIBE sent now would reach Redis before ioredis's ready check (INFO), which Redis then
+  // refuses on a subscribed connection: ioredis drops the connection and, never having been
+  // ready, forgets the subscription.
+  relay.hold()
+  const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: prefix, commandTimeoutMs: 1000, onStateChange: () => {} })
+  t.teardown(() => link.close())
+  t.ok(await eventually(() => link.subscriber.status === 'connect', 2000), 'the subscriber is in its handshake')
+  const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
+  const events: string[] = []
+  const bus = createEvictionBus(link, store, handlers(e => events.push(`eviction ${e.userId}`), {
+    onSubscribed: again => events.push(again ? 'subscribed again' : 'subscribed'),
+    onLost: reason => events.push(`lost: ${reason}`)
+  }))
+  t.teardown(() => bus.close())
+  await sleep(50)
+  relay.release()
+  t.ok(await eventually(() => events.includes('subscribed'), 3000), 'the subscription is confirmed')
+  await untilSubscribed(prefix, 1, 3000)
+  await a.link.client.publish(`${prefix}membership:evict`, JSON.stringify({ userId: USER, v: 2 }))
+  t.ok(await eventually(() => events.includes(`eviction ${USER}`), 2000), 'and an eviction published after reaches it')
+  t.same(events, ['subscribed', `eviction ${USER}`], 'nothing lost, nothing reported')
+})
+
 t.test('closing a Redis link whose connections went dead does not wait for ever', { skip }, async t => {
   const target = new URL(TEST_REDIS_URL)
   const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))

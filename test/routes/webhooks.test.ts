@@ -146,6 +146,7 @@ t.test('with Redis, a signed webhook to one instance evicts the membership on bo
   const f = await startFixtures(t)
   const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
   const [a, b] = [await build(t, env), await build(t, env)]
+  await untilSubscribed(env.REDIS_KEY_PREFIX, 2)
   t.equal(await call(a, f), 200)
   t.equal(await call(b, f), 200)
   t.equal(f.workos.calls.length, 1, 'both instances hold the shared answer')
@@ -189,6 +190,9 @@ for (const [kind, event] of [['one membership', () => membershipEvent('organizat
     t.teardown(() => relay.close())
     const a = await build(t, env)
     const b = await build(t, { ...env, REDIS_URL: `redis://${relay.address}` })
+    // Both listening: the eviction below must reach b as a message, not through b's first
+    // subscription dropping its local copies.
+    await untilSubscribed(env.REDIS_KEY_PREFIX, 2)
     // WorkOS answers b's look-up "member"; then the membership is deleted and the webhook reaches
     // a, while that answer is still on its way to b.
     f.workos.delayMs = 300
