@@ -7,8 +7,7 @@ import type { RedisLink } from '../../lib/redis.ts'
 import { createEvictionBus, createRedisMembershipStore } from '../../lib/membership-store.ts'
 import type { EvictionHandlers, RedisMembershipStore } from '../../lib/membership-store.ts'
 import type { MembershipEntry } from '../../lib/membership.ts'
-import { TEST_REDIS_URL, eventually, redisPrefix, redisServerSkip, redisSkip, startOwnRedis, untilSubscribed } from '../fixtures/redis.ts'
-import { startTcpRelay } from '../fixtures/tcp-relay.ts'
+import { TEST_REDIS_URL, eventually, redisPrefix, redisServerSkip, redisSkip, startOwnRedis, startRedisRelay, untilSubscribed } from '../fixtures/redis.ts'
 
 const skip = await redisSkip()
 const USER = 'user_01STORE0000000000000000'
@@ -166,9 +165,7 @@ t.test('a revocation deletes the per-user hash an earlier release keeps', { skip
 t.test('a subscription whose connection silently went dead is found by the probe, made again, and reported', { skip }, async t => {
   const prefix = redisPrefix(t)
   const a = await storeFor(t, prefix)
-  const target = new URL(TEST_REDIS_URL)
-  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-  t.teardown(() => relay.close())
+  const relay = await startRedisRelay(t)
   const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: prefix, commandTimeoutMs: 1000, onStateChange: () => {} })
   t.teardown(() => link.close())
   const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
@@ -190,9 +187,7 @@ t.test('a subscription whose connection silently went dead is found by the probe
 
 t.test('a subscription that loses its connection reports it and, once back, says so', { skip }, async t => {
   const prefix = redisPrefix(t)
-  const target = new URL(TEST_REDIS_URL)
-  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-  t.teardown(() => relay.close())
+  const relay = await startRedisRelay(t)
   const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: prefix, commandTimeoutMs: 1000, onStateChange: () => {} })
   t.teardown(() => link.close())
   const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
@@ -214,9 +209,7 @@ t.test('a subscription that loses its connection reports it and, once back, says
 t.test('a subscription asked for while the connection is still in its handshake is made, and evictions reach it', { skip }, async t => {
   const prefix = redisPrefix(t)
   const a = await storeFor(t, prefix)
-  const target = new URL(TEST_REDIS_URL)
-  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-  t.teardown(() => relay.close())
+  const relay = await startRedisRelay(t)
   // Redis's answers wait in the relay: the connections are open, their handshakes not done. A
   // SUBSCRIBE sent now would reach Redis before ioredis's ready check (INFO), which Redis then
   // refuses on a subscribed connection: ioredis drops the connection and, never having been
@@ -232,6 +225,7 @@ t.test('a subscription asked for while the connection is still in its handshake 
     onLost: reason => events.push(`lost: ${reason}`)
   }))
   t.teardown(() => bus.close())
+  // Time for a SUBSCRIBE to go out during the handshake, had the bus sent one now.
   await sleep(50)
   relay.release()
   t.ok(await eventually(() => events.includes('subscribed'), 3000), 'the subscription is confirmed')
@@ -242,9 +236,7 @@ t.test('a subscription asked for while the connection is still in its handshake 
 })
 
 t.test('closing a Redis link whose connections went dead does not wait for ever', { skip }, async t => {
-  const target = new URL(TEST_REDIS_URL)
-  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-  t.teardown(() => relay.close())
+  const relay = await startRedisRelay(t)
   const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: 'test:close:', commandTimeoutMs: 300, onStateChange: () => {} })
   t.ok(await link.waitUntilUp(2000))
   await link.subscriber.subscribe('test:close:channel')
@@ -279,9 +271,7 @@ t.test('a SUBSCRIBE the Redis user may not make is reported, never taken for a s
 })
 
 t.test('closing while a probe waits for its answer: nothing is reported afterwards, nothing is left to fire', { skip }, async t => {
-  const target = new URL(TEST_REDIS_URL)
-  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-  t.teardown(() => relay.close())
+  const relay = await startRedisRelay(t)
   const link = createRedisLink({ url: `redis://${relay.address}`, keyPrefix: 'test:probe-close:', commandTimeoutMs: 300, onStateChange: () => {} })
   const store = createRedisMembershipStore(link, { revocationHoldMs: HOLD_MS })
   const events: string[] = []

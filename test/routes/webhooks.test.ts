@@ -6,8 +6,7 @@ import gateway from '../../app.ts'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, startFixtures, MEMBER, ORG, OTHER_ORG } from '../helper.ts'
 import type { Fixtures, TestContext } from '../helper.ts'
-import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip, untilSubscribed } from '../fixtures/redis.ts'
-import { startTcpRelay } from '../fixtures/tcp-relay.ts'
+import { TEST_REDIS_URL, eventually, redisPrefix, redisSkip, startRedisRelay, untilSubscribed } from '../fixtures/redis.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
 
 const SECRET = 'whsec_test_do_not_leak'
@@ -185,13 +184,10 @@ for (const [kind, event] of [['one membership', () => membershipEvent('organizat
     // Instance b reaches Redis through a relay that can hold what Redis sends back. The eviction a
     // publishes then reaches b only after b has WorkOS's answer, as a slow network or a busy
     // event loop would have it; what b sends to Redis still arrives at once.
-    const target = new URL(TEST_REDIS_URL)
-    const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-    t.teardown(() => relay.close())
+    const relay = await startRedisRelay(t)
     const a = await build(t, env)
     const b = await build(t, { ...env, REDIS_URL: `redis://${relay.address}` })
-    // Both listening: the eviction below must reach b as a message, not through b's first
-    // subscription dropping its local copies.
+    // Both subscribed in Redis, so the eviction below is sent to b as a message.
     await untilSubscribed(env.REDIS_KEY_PREFIX, 2)
     // WorkOS answers b's look-up "member"; then the membership is deleted and the webhook reaches
     // a, while that answer is still on its way to b.
@@ -218,9 +214,7 @@ for (const [kind, event] of [['one membership', () => membershipEvent('organizat
 t.test('with Redis, an instance that was not listening when a revocation was sent drops its local copies once it is back', { skip: skipRedis }, async t => {
   const f = await startFixtures(t)
   const env = { ...f.env, WORKOS_WEBHOOK_SECRET: SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t) }
-  const target = new URL(TEST_REDIS_URL)
-  const relay = await startTcpRelay(target.hostname, Number(target.port === '' ? 6379 : target.port))
-  t.teardown(() => relay.close())
+  const relay = await startRedisRelay(t)
   const a = await build(t, env)
   const { app: b, base } = await listeningBase(t, { ...env, REDIS_URL: `redis://${relay.address}` })
   // b's first subscription in place (it drops what it holds once it is confirmed, too).
