@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ORG, load, startServers, stopChildren } from './harness.ts'
+import { HEADERS, ORG, load, startServers, stopChildren } from './harness.ts'
 
 /**
  * `npm run bench:instructions`: machine instructions a request costs in the bare proxy and in the
@@ -68,7 +68,7 @@ for (const [name, pid, url, headers] of [
   ['bare', servers.barePid, `${servers.bareUrl}/${ORG}/mcp/`, {}],
   ['gateway', servers.gatewayPid, servers.tenantUrl, servers.auth]
 ] as const) {
-  const opts = { connections: 10, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }
+  const opts = { connections: 10, headers: { ...HEADERS, ...headers } }
   await load(url, { ...opts, amount: WARM })
   control(['--instr=on'], pid)
   control(['--zero'], pid)
