@@ -57,6 +57,19 @@ function withVary (value: string | number | string[], field: string): string {
 }
 
 /**
+ * Whether an answer's body is encoded (compressed) in a way the gateway cannot read: a
+ * Content-Encoding naming anything but `identity`. Ragie is asked for none (`Accept-Encoding:
+ * identity`), but a server may send one all the same.
+ */
+export function isEncoded (value: string | string[] | undefined): boolean {
+  if (value === undefined) return false
+  return (Array.isArray(value) ? value.join(',') : value).split(',').some(coding => {
+    const name = coding.trim().toLowerCase()
+    return name !== '' && name !== 'identity'
+  })
+}
+
+/**
  * The headers Ragie receives: the client's minus its credentials, hop-by-hop and forwarding
  * headers and its Accept-Encoding, plus the Ragie key, the gateway's own X-Forwarded-* and
  * `Accept-Encoding: identity`.

@@ -20,6 +20,16 @@ export interface StreamRegistryOptions {
   now?: () => number
 }
 
+/** How one stream is relayed. */
+export interface TrackOptions {
+  /**
+   * false: no keep-alive pings, whatever the registry's `keepAliveMs`. For a stream whose bytes
+   * the gateway cannot read as events (a compressed one): a ping is plain text, and inserted into
+   * compressed bytes it would break the whole stream. Such a stream passes exactly as sent.
+   */
+  keepAlive?: boolean
+}
+
 /** Whose a stream is: the token's user, in the URL's organization. */
 export interface StreamOwner {
   userId: string
@@ -36,7 +46,7 @@ export interface StreamRegistry {
    * `admittedAt` (the `now` clock) is when its request came in: ended at once if the owner's
    * streams were ended since.
    */
-  track: (upstream: Readable, owner: StreamOwner, admittedAt?: number) => Readable
+  track: (upstream: Readable, owner: StreamOwner, admittedAt?: number, options?: TrackOptions) => Readable
   /**
    * Ends every open stream with a clean end of body (the client may reconnect elsewhere), and
    * every one admitted before now that opens later.
@@ -89,12 +99,13 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
     return Math.max(byOrg.get(owner.org) ?? -Infinity, byOrg.get(ALL_ORGS) ?? -Infinity) >= admittedAt
   }
 
-  function track (upstream: Readable, owner: StreamOwner, admittedAt?: number): Readable {
+  function track (upstream: Readable, owner: StreamOwner, admittedAt?: number, options?: TrackOptions): Readable {
+    const keepAliveMs = options?.keepAlive === false ? 0 : opts.keepAliveMs
     const boundary = createEventBoundary()
     const timers: NodeJS.Timeout[] = []
     const client = new Transform({
       transform (chunk: Buffer, _encoding, done) {
-        boundary.feed(chunk)
+        if (keepAliveMs > 0) boundary.feed(chunk)
         for (const timer of timers) timer.refresh()
         done(null, chunk)
       }
@@ -113,11 +124,11 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
       client.end()
     }
 
-    if (opts.keepAliveMs > 0) {
+    if (keepAliveMs > 0) {
       const keepAlive: NodeJS.Timeout = setTimeout(function ping () {
         if (boundary.between && client.writable) client.push(PING)
         keepAlive.refresh()
-      }, opts.keepAliveMs)
+      }, keepAliveMs)
       timers.push(keepAlive)
     }
     if (opts.idleTimeoutMs > 0) timers.push(setTimeout(end, opts.idleTimeoutMs))

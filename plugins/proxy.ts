@@ -2,13 +2,13 @@ import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
 import type { Dispatcher, Pool } from 'undici'
 import type { FastifyReplyFromHooks, FastifyReplyFromOptions } from '@fastify/reply-from'
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { clientResponseHeaders, upstreamRequestHeaders } from '../lib/headers.ts'
+import { clientResponseHeaders, isEncoded, upstreamRequestHeaders } from '../lib/headers.ts'
 import { createStreamRegistry } from '../lib/streams.ts'
 import { abortDispatch, createUpstreamPools } from '../lib/upstream-pools.ts'
-import type { StreamRegistry } from '../lib/streams.ts'
+import type { StreamRegistry, TrackOptions } from '../lib/streams.ts'
 import { clientClosed, gatewayError } from '../lib/errors.ts'
 import { setCorsHeaders } from '../lib/cors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
@@ -75,6 +75,13 @@ function destinationOf (request: { forwarding: Destination | null }): Destinatio
 // How much longer than SSE_IDLE_TIMEOUT a call's answer may be silent before it is cut off.
 const CALL_BODY_MARGIN_MS = 1000
 
+// How a compressed event stream is relayed (lib/streams.ts): made once, not per stream.
+const NO_PINGS: TrackOptions = { keepAlive: false }
+
+function flushHeaders (this: ServerResponse): void {
+  if (!this.headersSent) this.flushHeaders()
+}
+
 // reply-from's codes for "too slow": its own for headers, undici's for the connection (TCP + TLS).
 const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
@@ -120,6 +127,8 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     rememberMs: Math.max(10 * 60_000, 2 * ((c.workosMaxRetries + 1) * c.workosTimeoutMs + c.upstreamConnectTimeoutMs + c.upstreamHeadersTimeoutMs))
   })
 
+  let warnedEncoded = false
+
   // One set of reply-from options for every request: each callback gets the request, and finds
   // its destination on it, so no closures are made per request.
   fastify.decorateRequest('forwarding', null)
@@ -143,8 +152,23 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       if (reply.statusCode === 401) return refused(reply, res)
       const type = res.headers['content-type']
       const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
+      if (!isStream) {
+        reply.send(res.stream)
+        return
+      }
+      // Ragie asked for `identity` and compressing all the same: the stream passes as sent, without
+      // pings (text inserted into compressed bytes would break the whole stream).
+      const keepAlive = !isEncoded(res.headers['content-encoding'])
+      if (!keepAlive && !warnedEncoded) {
+        warnedEncoded = true
+        reply.log.warn({ contentEncoding: res.headers['content-encoding'] }, 'Ragie sent a compressed event stream although asked for none: such streams get no keep-alive pings (said once)')
+      }
+      // Fastify sends a streamed answer's headers with its first byte: a client whose event stream
+      // Ragie has opened but not yet written to would have no answer until then (the first ping,
+      // 25 s by default; never, without pings). They go as the stream is piped to the client.
+      reply.raw.once('pipe', flushHeaders)
       // Admitted when the request came in: a revocation or reload since then ends it as it opens.
-      reply.send(isStream ? streams.track(res.stream, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt) : res.stream)
+      reply.send(streams.track(res.stream, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt, keepAlive ? undefined : NO_PINGS))
     },
     onError: (reply, { error }) => {
       // The client left (and its upstream request was aborted for it): no one to answer, nothing

@@ -54,6 +54,24 @@ t.test('a stream that keeps sending gets no pings', async t => {
   t.notOk(out.text().includes(': ping'))
 })
 
+t.test('a stream tracked without keep-alive passes byte for byte, with no pings, and still ends when idle', async t => {
+  const registry = createStreamRegistry({ keepAliveMs: 10, idleTimeoutMs: 300 })
+  const upstream = new PassThrough()
+  const chunks: Buffer[] = []
+  const client = registry.track(upstream, ALICE_A, undefined, { keepAlive: false })
+  client.on('data', (chunk: Buffer) => chunks.push(chunk))
+  const ended = new Promise<string>(resolve => client.on('end', () => resolve('end')))
+  // Bytes that are no event stream (compressed), then silence: a ping here would be read as part of them.
+  const bytes = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x0a, 0x0a, 0x00, 0x00, 0xff, 0xff])
+  await sleep(50)
+  t.equal(chunks.length, 0, 'nothing sent during five keep-alive periods before the first byte')
+  upstream.write(bytes)
+  await sleep(50)
+  t.same(Buffer.concat(chunks), bytes, 'exactly the bytes sent, after five more periods')
+  t.equal(await ended, 'end', 'ended cleanly once silent for the idle timeout')
+  t.equal(registry.size, 0)
+})
+
 t.test('an upstream silent past the idle timeout is ended cleanly, and released', async t => {
   const registry = createStreamRegistry({ keepAliveMs: 0, idleTimeoutMs: 50 })
   const upstream = new PassThrough()

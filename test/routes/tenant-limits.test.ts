@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { constants as zlib, createGzip, gunzipSync } from 'node:zlib'
 import { build, captureLogs, startFixtures, MEMBER, ORG, STRANGER } from '../helper.ts'
 import type { TestContext } from '../helper.ts'
 import { rawRequest } from '../fixtures/raw-http.ts'
@@ -200,6 +201,70 @@ t.test('SSE keep-alive: an idle stream gets ": ping" frames, only between events
   await until(() => text.endsWith('true}\n\n: ping\n\n'))
   t.pass('the next ping comes once the event is complete')
   t.ok(text.split('\n\n').filter(Boolean).every(frame => frame === ': ping' || frame === 'id: 1\ndata: {"half":true}'), 'every frame is whole')
+})
+
+t.test('an event stream Ragie has opened but not written to is answered at once, not at its first byte', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  // No pings: nothing but the answer's headers can reach the client while Ragie is silent.
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_KEEPALIVE: '0' })
+  const req = request({ port, host: '127.0.0.1', path: `/${ORG}/mcp`, headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream', origin: 'http://localhost:6274' } })
+  t.teardown(() => req.destroy())
+  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+  req.end()
+  const upstream = await scripted.next()
+  openEventStream(upstream.res)
+  const res = await Promise.race([answered, sleep(5000).then(() => null)])
+  if (res === null) return t.fail('no answer while Ragie sent no event')
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/event-stream/)
+  t.equal(res.headers['x-accel-buffering'], 'no', 'the gateway\'s own headers are in it')
+  t.equal(res.headers['access-control-allow-origin'], 'http://localhost:6274', 'and its CORS headers')
+  const received: Buffer[] = []
+  res.on('data', (chunk: Buffer) => received.push(chunk))
+  upstream.res.write('id: 1\ndata: {"n":1}\n\n')
+  await until(() => Buffer.concat(received).toString() === 'id: 1\ndata: {"n":1}\n\n')
+  t.pass('then the events follow')
+})
+
+t.test('SSE keep-alive: a compressed event stream (Ragie ignoring Accept-Encoding: identity) passes byte for byte, without pings', async t => {
+  const f = await startFixtures(t)
+  const scripted = await startScriptedUpstream()
+  t.teardown(() => scripted.close())
+  const logs = captureLogs()
+  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_KEEPALIVE: '1', LOG_LEVEL: 'info' }, { logger: { level: 'info', stream: logs.stream } })
+  // node:http, not fetch: fetch would decompress, and the test is about the bytes on the wire.
+  const req = request({ port, host: '127.0.0.1', path: `/${ORG}/mcp`, headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
+  t.teardown(() => req.destroy())
+  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+  req.end()
+  const upstream = await scripted.next()
+  t.equal(upstream.req.headers['accept-encoding'], 'identity', 'asked for no compression')
+  upstream.res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' })
+  upstream.res.flushHeaders()
+  const res = await answered
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['content-encoding'], 'gzip', 'the client is told how to read it')
+  const received: Buffer[] = []
+  res.on('data', (chunk: Buffer) => received.push(chunk))
+
+  // Two and a half keep-alive periods of silence before the first byte: an uncompressed stream
+  // gets pings here (the test above), and a ping before the gzip header breaks the whole stream.
+  await sleep(2500)
+  t.equal(Buffer.concat(received).length, 0, 'no ping inserted')
+  const gzip = createGzip()
+  const sent: Buffer[] = []
+  gzip.on('data', (chunk: Buffer) => { sent.push(chunk); upstream.res.write(chunk) })
+  gzip.write('id: 1\ndata: {"n":1}\n\n')
+  await new Promise<void>(resolve => gzip.flush(() => resolve()))
+  await until(() => Buffer.concat(received).length >= Buffer.concat(sent).length)
+  t.same(Buffer.concat(received), Buffer.concat(sent), 'exactly the bytes Ragie sent')
+  t.equal(gunzipSync(Buffer.concat(received), { finishFlush: zlib.Z_SYNC_FLUSH }).toString(), 'id: 1\ndata: {"n":1}\n\n', 'which read as the event')
+  const warnings = logs.lines.filter(line => line.includes('compressed event stream'))
+  t.equal(warnings.length, 1, 'the operator is told')
+  t.match(JSON.parse(warnings[0] ?? '{}'), { level: 40, contentEncoding: 'gzip' })
+  gzip.close()
 })
 
 t.test('SSE_IDLE_TIMEOUT: an upstream stream silent that long is ended cleanly, and the upstream request closed', async t => {
