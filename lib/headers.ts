@@ -45,6 +45,11 @@ function connectionTokens (value: string | string[] | undefined): readonly strin
     const token = value.trim().toLowerCase()
     return token === 'close' || HOP_BY_HOP.has(token) ? NONE : [token]
   }
+  return listTokens(value)
+}
+
+/** The tokens of a comma-separated header (one or several fields), trimmed, in lower case. */
+function listTokens (value: string | string[]): string[] {
   return (Array.isArray(value) ? value.join(',') : value).split(',').map(t => t.trim().toLowerCase()).filter(Boolean)
 }
 
@@ -63,10 +68,7 @@ function withVary (value: string | number | string[], field: string): string {
  */
 export function isEncoded (value: string | string[] | undefined): boolean {
   if (value === undefined) return false
-  return (Array.isArray(value) ? value.join(',') : value).split(',').some(coding => {
-    const name = coding.trim().toLowerCase()
-    return name !== '' && name !== 'identity'
-  })
+  return listTokens(value).some(coding => coding !== 'identity')
 }
 
 /**

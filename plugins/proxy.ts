@@ -165,8 +165,9 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       }
       // Fastify sends a streamed answer's headers with its first byte: a client whose event stream
       // Ragie has opened but not yet written to would have no answer until then (the first ping,
-      // 25 s by default; never, without pings). They go as the stream is piped to the client.
-      reply.raw.once('pipe', flushHeaders)
+      // 25 s by default; never, without pings). They go as the stream is piped to the client
+      // (`on`: a response is piped to once, and flushHeaders does nothing once they have gone).
+      reply.raw.on('pipe', flushHeaders)
       // Admitted when the request came in: a revocation or reload since then ends it as it opens.
       reply.send(streams.track(res.stream, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt, keepAlive ? undefined : NO_PINGS))
     },

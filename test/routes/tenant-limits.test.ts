@@ -21,6 +21,15 @@ async function listening (t: TestContext, env: Record<string, string>, serverOpt
   return (app.server.address() as AddressInfo).port
 }
 
+/** GET of the tenant's event stream over node:http (no decompression, unlike fetch); closed when `t` ends. */
+function askForStream (t: TestContext, port: number, headers: Record<string, string>): Promise<IncomingMessage> {
+  const req = request({ port, host: '127.0.0.1', path: `/${ORG}/mcp`, headers: { accept: 'text/event-stream', ...headers } })
+  t.teardown(() => req.destroy())
+  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+  req.end()
+  return answered
+}
+
 async function readAll (res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of res) chunks.push(chunk as Buffer)
@@ -209,10 +218,7 @@ t.test('an event stream Ragie has opened but not written to is answered at once,
   t.teardown(() => scripted.close())
   // No pings: nothing but the answer's headers can reach the client while Ragie is silent.
   const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_KEEPALIVE: '0' })
-  const req = request({ port, host: '127.0.0.1', path: `/${ORG}/mcp`, headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream', origin: 'http://localhost:6274' } })
-  t.teardown(() => req.destroy())
-  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
-  req.end()
+  const answered = askForStream(t, port, { authorization: `Bearer ${f.token()}`, origin: 'http://localhost:6274' })
   const upstream = await scripted.next()
   openEventStream(upstream.res)
   const res = await Promise.race([answered, sleep(5000).then(() => null)])
@@ -234,11 +240,8 @@ t.test('SSE keep-alive: a compressed event stream (Ragie ignoring Accept-Encodin
   t.teardown(() => scripted.close())
   const logs = captureLogs()
   const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_KEEPALIVE: '1', LOG_LEVEL: 'info' }, { logger: { level: 'info', stream: logs.stream } })
-  // node:http, not fetch: fetch would decompress, and the test is about the bytes on the wire.
-  const req = request({ port, host: '127.0.0.1', path: `/${ORG}/mcp`, headers: { authorization: `Bearer ${f.token()}`, accept: 'text/event-stream' } })
-  t.teardown(() => req.destroy())
-  const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
-  req.end()
+  // Over node:http (askForStream), not fetch: fetch would decompress, and the test is about the bytes on the wire.
+  const answered = askForStream(t, port, { authorization: `Bearer ${f.token()}` })
   const upstream = await scripted.next()
   t.equal(upstream.req.headers['accept-encoding'], 'identity', 'asked for no compression')
   upstream.res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' })
