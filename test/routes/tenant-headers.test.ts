@@ -322,18 +322,47 @@ t.test('upstream unreachable: 502 JSON naming no host, port or key', async t => 
 })
 
 t.test('upstream too slow to send headers: 504 JSON with no internals, not retried', async t => {
-  const f = await startFixtures(t)
-  const app = await build(t, { ...f.env, UPSTREAM_HEADERS_TIMEOUT_MS: '200' })
-  const res = await app.inject({ method: 'GET', url: `/${ORG}/mcp/raw/slow/2000`, headers: { authorization: `Bearer ${f.token()}` } })
-  t.equal(res.statusCode, 504)
-  t.equal(res.json().error, 'gateway_timeout')
-  const everything = res.body + JSON.stringify(res.headers)
-  for (const secret of ['127.0.0.1', new URL(f.upstream.url).port, RAGIE_KEY, 'UND_ERR', 'at ']) {
-    t.notOk(everything.includes(secret), `the answer does not contain ${JSON.stringify(secret)}`)
+  // GET (the events pool) and the calls (the calls pool, whose body timeout differs).
+  for (const method of ['GET', 'POST', 'DELETE'] as const) {
+    const f = await startFixtures(t)
+    const app = await build(t, { ...f.env, UPSTREAM_HEADERS_TIMEOUT_MS: '200' })
+    const started = Date.now()
+    const res = await app.inject({ method, url: `/${ORG}/mcp/raw/slow/3000`, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, payload: method === 'POST' ? '{"jsonrpc":"2.0"}' : undefined })
+    t.equal(res.statusCode, 504, `${method}: ${res.body}`)
+    t.ok(Date.now() - started < 2000, `${method}: answered at the timeout, not when the upstream answered`)
+    t.equal(res.json().error, 'gateway_timeout')
+    const everything = res.body + JSON.stringify(res.headers)
+    for (const secret of ['127.0.0.1', new URL(f.upstream.url).port, RAGIE_KEY, 'UND_ERR', 'at ']) {
+      t.notOk(everything.includes(secret), `${method}: the answer does not contain ${JSON.stringify(secret)}`)
+    }
+    const upstream = onlyRequest(t, f)
+    await until(() => upstream.aborted)
+    t.equal(upstream.aborted, true, `${method}: the slow upstream request was given up`)
   }
+})
+
+t.test('the headers timeout ends with the headers: a call answered by a quiet event stream stays open', async t => {
+  const f = await startFixtures(t)
+  const base = await listening(t, { ...f.env, UPSTREAM_HEADERS_TIMEOUT_MS: '200' })
+  const controller = new AbortController()
+  t.teardown(() => { controller.abort() })
+  const res = await fetch(`${base}/${ORG}/mcp/raw/quiet`, { method: 'POST', signal: controller.signal, headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0"}' })
+  t.equal(res.status, 200)
+  t.equal(res.headers.get('content-type'), 'text/event-stream')
+  const reader = res.body!.getReader()
+  let ended = false
+  const reading = (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {}
+    ended = true
+  })()
+  await sleep(800)
   const upstream = onlyRequest(t, f)
-  await until(() => upstream.aborted)
-  t.equal(upstream.aborted, true, 'the slow upstream request was given up')
+  t.equal(upstream.aborted, false, 'the upstream request, silent four times the headers timeout, was not given up')
+  t.equal(ended, false, 'and the client\'s stream is still open')
+  controller.abort()
+  await reading
 })
 
 t.test('an Origin outside ALLOWED_ORIGINS gets 403 and nothing reaches upstream', async t => {
