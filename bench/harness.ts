@@ -55,6 +55,11 @@ export const PROFILE_DIR = join(ROOT, 'bench', 'profiles')
  * proxy's first line is its address.
  */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+/**
+ * BENCH_GATEWAY_NODE_FLAGS: node flags for the gateway alone, after BENCH_NODE_FLAGS. These may
+ * write to stdout (`--trace-gc-nvp`): with BENCH_GATEWAY_LOG, it goes to that file with the log.
+ */
+const GATEWAY_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean)
 
 const children: ChildProcess[] = []
 process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
@@ -187,7 +192,7 @@ export async function startProxies (s: Standins, wrap: string[] = []): Promise<P
 
   const port = await freePort()
   const gatewayUrl = `http://127.0.0.1:${port}`
-  const gateway = startChild([...profile('gateway'), ...NODE_FLAGS, 'server.ts'], {
+  const gateway = startChild([...profile('gateway'), ...NODE_FLAGS, ...GATEWAY_NODE_FLAGS, 'server.ts'], {
     BASE_URL: gatewayUrl,
     PORT: String(port),
     HOST: '127.0.0.1',
