@@ -1,14 +1,14 @@
 import Fastify from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import type { AddressInfo } from 'node:net'
-import { disablePretenuring } from '../lib/v8-flags.ts'
+import { tuneV8 } from '../lib/v8-flags.ts'
 
 /**
  * The ceiling of this stack: Fastify and @fastify/reply-from to the same upstream with the same
- * pool settings and the same V8 setting as the gateway (server.ts turns allocation-site
- * pretenuring off: see lib/v8-flags.ts), no auth, no logging.
+ * pool settings and the same V8 settings as the gateway (server.ts turns allocation-site
+ * pretenuring and Maglev off: see lib/v8-flags.ts), no auth, no logging.
  */
-disablePretenuring()
+tuneV8()
 const app = Fastify({ logger: false })
 await app.register(replyFrom, {
   base: process.env.UPSTREAM,

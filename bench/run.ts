@@ -422,8 +422,8 @@ on the same machine; ${describeMonitors(f.monitors)}).
 Every figure below comes from one run; the chart is generated from the same numbers.
 Each server runs in its own process: the stand-ins (upstream, JWKS, WorkOS), the bare proxy and the
 gateway (\`server.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`, logs to /dev/null), both with
-V8's allocation-site pretenuring off (\`server.ts\` sets it, and the bare proxy the same: see
-[garbage](#garbage)); autocannon
+V8's allocation-site pretenuring and its Maglev compiler off (\`server.ts\` sets them, and the
+bare proxy the same: see [garbage](#garbage)); autocannon
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
 \`tools/call\` answered by a ~1 KB result. Runs 2 and 3 take ${ROUNDS} rounds; each round starts a
 new bare proxy and a new gateway, warms both up for ${WARMUP} s with the same requests, then
@@ -510,14 +510,20 @@ collection they keep everything their listeners reach alive through every scaven
 proxy alone went from about 6,100 to 8,500 req/s). The bare proxy here runs with the same setting,
 so the comparison stays like for like.
 
-What remains: in their first seconds under load, and at times after the load changes (a pause, a
-new load generator), both proxies go through spells of scavenges in which a third survives again,
-with pauses of 20 to 60 ms. Traced (\`--trace-gc-nvp\`), a spell lasts until V8's optimising
-compiler has compiled the hot path: with \`--no-opt\` it never ends, and it is there only when the
-request body streams into undici (read whole first, it is gone within a second). A heap snapshot
-in a spell holds only the 50 requests in flight, so what keeps the rest alive through a scavenge
-is held weakly, which a scavenge does not tell from strongly; which reference it is, inside V8, is
-not known. A steady load runs at 1% between spells. The warm-ups are there so that the measured
+Then the spells: in their first seconds under load, and again after the load changed (a pause,
+a new load generator), both proxies went through spells of scavenges in which some 40% survived,
+~15 MB each time, with pauses of 15 to 60 ms; the gateway had them at every change of load and
+promoted 10 to 13% of all it allocated (the bare proxy about 2%). A heap snapshot taken in a spell
+frees all of it (new space from 17 MB to nothing), so what keeps it alive through a scavenge is
+held by references a scavenge treats as strong and a full collection does not; a full collection
+in a spell does not end it; a snapshot's (several in a row, reducing memory) did. Traced with
+\`bench/gc-trace.ts\` (2026-12-06): a spell lasts as long as the hot path runs as code of the
+interpreter or of Maglev, V8's mid-tier compiler, and ends when TurboFan's code replaces it. With
+Maglev alone (\`--no-turbofan\`) it never ends (25% promoted); with \`--no-maglev\` the spells end
+within the warm-up: 1.6% promoted, pauses down to a third. Both proxies now run without Maglev
+(\`lib/v8-flags.ts\`). Which reference it is, inside V8, is not known; type feedback, which
+interpreted and Maglev code keep recording and TurboFan's does not, is the likeliest. A steady
+load runs at 1%. The warm-ups are there so that the measured
 runs see the steady state: a spell that falls in a measured run decides its p99, which is why
 single rounds of either proxy still jump by tens of ms.
 

@@ -12,7 +12,7 @@ t.test('fastify start -o app.ts serves the same routes as server.ts', async t =>
   const f = await startFixtures(t)
   const port = await freePort()
   // As the README and `npm run start:cli` run it, with server.ts's V8 setting on node's command line.
-  const proc = runNode(ROOT, ['--no-allocation-site-pretenuring', CLI, 'start', '-o', '-l', 'info', '-a', '127.0.0.1', '-p', String(port), 'app.ts'], { ...f.env, LOG_LEVEL: 'info' })
+  const proc = runNode(ROOT, ['--no-allocation-site-pretenuring', '--no-maglev', CLI, 'start', '-o', '-l', 'info', '-a', '127.0.0.1', '-p', String(port), 'app.ts'], { ...f.env, LOG_LEVEL: 'info' })
   t.teardown(() => { if (proc.child.exitCode === null) proc.child.kill('SIGKILL') })
   t.equal(await proc.listening, port)
   const base = `http://127.0.0.1:${port}`
