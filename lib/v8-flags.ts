@@ -37,16 +37,16 @@ export function disablePretenuring (execArgv: readonly string[] = process.execAr
  * Why: while the hot path runs as Maglev's code (or the interpreter's), some 40% of what each
  * request allocates outlives every scavenge (~15 MB each time under the benchmark's load), with
  * pauses of 15 to 50 ms; once TurboFan's code replaces it, 1% does. Maglev compiles the hot path
- * within the first second and TurboFan took over only seconds later, and every deoptimisation
- * (a change of load, a new kind of request) sent the hot path back to Maglev for as long again:
- * the gateway spent much of a benchmark in these spells, promoting 10 to 13% of all it allocated
- * and pausing ~0.3 s in every ten of load. Without Maglev: 1.6% promoted, and the spells end within
- * the warm-up (with Maglev alone they never end). Measured with `bench/gc-trace.ts`; the objects
- * kept are garbage for a full collection (a heap snapshot taken in a spell frees them all), so
- * they are held by references a scavenge treats as strong and a full collection does not, most
- * likely the type feedback that interpreted and Maglev code keep recording and TurboFan's does
- * not. The cost: a fresh process runs its hot path interpreted a little longer before TurboFan's
- * code takes over.
+ * within the first second and TurboFan took over only seconds later, and the spells came back
+ * after each change of load (deoptimisations, most likely): in a round of `npm run bench:hot` the
+ * gateway promoted 10 to 13% of all it allocated and paused 470 to 650 ms. Without Maglev: 1.6 to
+ * 2% promoted, 170 to 230 ms of pauses a round, and the spells end within the warm-up (with Maglev
+ * alone they never end; with the interpreter alone neither). Measured with `bench/gc-trace.ts`;
+ * the objects kept are garbage for a full collection (a heap snapshot taken in a spell frees them
+ * all), so they are held by references a scavenge treats as strong and a full collection does
+ * not, most likely the type feedback that interpreted and Maglev code keep recording and
+ * TurboFan's does not. The cost: a fresh process runs its hot path interpreted a little longer
+ * before TurboFan's code takes over.
  */
 export function disableMaglev (execArgv: readonly string[] = process.execArgv): boolean {
   return setUnlessChosen('--no-maglev', MAGLEV_FLAG, execArgv)
