@@ -49,17 +49,21 @@ export const PROFILE = process.env.BENCH_PROFILE === '1'
 export const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
 export const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'retrieve', arguments: { query: 'what is our soc2 scope?' } } })
 export const PROFILE_DIR = join(ROOT, 'bench', 'profiles')
+/** The node flags an environment variable lists, separated by spaces. */
+function flagsFrom (name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter(Boolean)
+}
 /**
  * BENCH_NODE_FLAGS: node flags for both proxies, e.g. `--allocation-site-pretenuring` to measure
  * both with V8's default that lib/v8-flags.ts turns off. Not one that writes to stdout: the bare
  * proxy's first line is its address.
  */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+const NODE_FLAGS = flagsFrom('BENCH_NODE_FLAGS')
 /**
  * BENCH_GATEWAY_NODE_FLAGS: node flags for the gateway alone, after BENCH_NODE_FLAGS. These may
  * write to stdout (`--trace-gc-nvp`): with BENCH_GATEWAY_LOG, it goes to that file with the log.
  */
-const GATEWAY_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+const GATEWAY_NODE_FLAGS = flagsFrom('BENCH_GATEWAY_NODE_FLAGS')
 
 const children: ChildProcess[] = []
 process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })

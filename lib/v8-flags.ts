@@ -1,12 +1,18 @@
 import { setFlagsFromString } from 'node:v8'
 
-const PRETENURING_FLAG = /^--(no-)?allocation[-_]site[-_]pretenuring$/
-const MAGLEV_FLAG = /^--(no-)?maglev$/
+/** A V8 flag the gateway sets, and the command-line flags (either way) that leave it to node's. */
+interface Setting {
+  flag: string
+  chosen: RegExp
+}
 
-/** Sets `flag` for this process unless node's command line sets `pattern` either way. */
-function setUnlessChosen (flag: string, pattern: RegExp, execArgv: readonly string[]): boolean {
-  if (execArgv.some(arg => pattern.test(arg))) return false
-  setFlagsFromString(flag)
+const NO_PRETENURING: Setting = { flag: '--no-allocation-site-pretenuring', chosen: /^--(no-)?allocation[-_]site[-_]pretenuring$/ }
+const NO_MAGLEV: Setting = { flag: '--no-maglev', chosen: /^--(no-)?maglev$/ }
+
+/** Sets `setting.flag` for this process unless node's command line chose either way. */
+function apply (setting: Setting, execArgv: readonly string[]): boolean {
+  if (execArgv.some(arg => setting.chosen.test(arg))) return false
+  setFlagsFromString(setting.flag)
   return true
 }
 
@@ -26,7 +32,7 @@ function setUnlessChosen (flag: string, pattern: RegExp, execArgv: readonly stri
  * @fastify/reply-from proxy shows the same (`npm run bench:gc`).
  */
 export function disablePretenuring (execArgv: readonly string[] = process.execArgv): boolean {
-  return setUnlessChosen('--no-allocation-site-pretenuring', PRETENURING_FLAG, execArgv)
+  return apply(NO_PRETENURING, execArgv)
 }
 
 /**
@@ -49,7 +55,7 @@ export function disablePretenuring (execArgv: readonly string[] = process.execAr
  * before TurboFan's code takes over.
  */
 export function disableMaglev (execArgv: readonly string[] = process.execArgv): boolean {
-  return setUnlessChosen('--no-maglev', MAGLEV_FLAG, execArgv)
+  return apply(NO_MAGLEV, execArgv)
 }
 
 /**
@@ -57,8 +63,5 @@ export function disableMaglev (execArgv: readonly string[] = process.execArgv): 
  * Maglev off, each unless node's command line chose. Returns the flags it set.
  */
 export function tuneV8 (execArgv: readonly string[] = process.execArgv): string[] {
-  const set: string[] = []
-  if (disablePretenuring(execArgv)) set.push('--no-allocation-site-pretenuring')
-  if (disableMaglev(execArgv)) set.push('--no-maglev')
-  return set
+  return [NO_PRETENURING, NO_MAGLEV].filter(setting => apply(setting, execArgv)).map(setting => setting.flag)
 }

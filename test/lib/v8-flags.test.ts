@@ -7,11 +7,21 @@ import { disableMaglev, disablePretenuring, tuneV8 } from '../../lib/v8-flags.ts
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'pretenuring.ts')
 const TRACE = ['--trace-pretenuring', '--trace-pretenuring-statistics']
 
-async function run (nodeFlags: string[], arg: string): Promise<{ decisions: number, disabled: boolean }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, FIXTURE, arg], { maxBuffer: 64 * 1024 * 1024 })
+/**
+ * Runs a fixture with `nodeFlags` and its argument: every line it and V8's traces printed, and
+ * what the fixture's own line (a JSON object) says its disable call returned. That line is found,
+ * not taken as the last: V8's compiler threads may print after it.
+ */
+async function runFixture (fixture: string, nodeFlags: string[], arg: string): Promise<{ lines: string[], disabled: boolean }> {
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, fixture, arg], { maxBuffer: 64 * 1024 * 1024 })
   const lines = stdout.trim().split('\n')
-  const last = JSON.parse(lines.at(-1) as string) as { disabled: boolean, kept: number }
-  return { decisions: lines.filter(line => line.includes('pretenuring: AllocationSite(')).length, disabled: last.disabled }
+  const own = JSON.parse(lines.find(line => line.startsWith('{"disabled"')) as string) as { disabled: boolean }
+  return { lines, disabled: own.disabled }
+}
+
+async function run (nodeFlags: string[], arg: string): Promise<{ decisions: number, disabled: boolean }> {
+  const { lines, disabled } = await runFixture(FIXTURE, nodeFlags, arg)
+  return { decisions: lines.filter(line => line.includes('pretenuring: AllocationSite(')).length, disabled }
 }
 
 t.test('disablePretenuring leaves a command line that sets the flag either way alone', async t => {
@@ -39,12 +49,9 @@ const MAGLEV_FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'maglev.ts')
 
 /** What `--trace-opt` says V8 compiled the fixture's `hot` function with. */
 async function compiledHot (nodeFlags: string[], arg: string): Promise<{ maglev: number, turbofan: number, disabled: boolean }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, '--trace-opt', MAGLEV_FIXTURE, arg], { maxBuffer: 64 * 1024 * 1024 })
-  const lines = stdout.trim().split('\n')
+  const { lines, disabled } = await runFixture(MAGLEV_FIXTURE, [...nodeFlags, '--trace-opt'], arg)
   const hot = lines.filter(line => line.includes('compiling method') && line.includes('<JSFunction hot'))
-  // V8's compiler threads may print after it: the fixture's own line is found, not taken as last.
-  const last = JSON.parse(lines.find(line => line.startsWith('{"disabled"')) as string) as { disabled: boolean }
-  return { maglev: hot.filter(line => line.includes('target MAGLEV')).length, turbofan: hot.filter(line => line.includes('target TURBOFAN')).length, disabled: last.disabled }
+  return { maglev: hot.filter(line => line.includes('target MAGLEV')).length, turbofan: hot.filter(line => line.includes('target TURBOFAN')).length, disabled }
 }
 
 t.test('disableMaglev and tuneV8 leave a command line that sets the flag either way alone', async t => {
