@@ -343,7 +343,7 @@ async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<
     const p = await startProxies(s)
     await warmUp(s, p)
     const target: Record<Side, Target> = {
-      bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers: HEADERS, pid: p.barePid },
+      bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers: { ...HEADERS, ...p.auth }, pid: p.barePid },
       hot: { url: p.tenantUrl, headers: { ...HEADERS, ...p.auth }, pid: p.gatewayPid }
     }
     if (plan.prepare !== undefined) {
@@ -396,6 +396,6 @@ export async function fixedRateRounds (s: Standins, rate: number, rounds: number
  */
 export async function warmUp (s: Standins, p: Proxies): Promise<void> {
   await load(`${s.upstream}/mcp/bench/`, { duration: 1 })
-  await load(`${p.bareUrl}/${ORG}/mcp/`, { duration: WARMUP })
+  await load(`${p.bareUrl}/${ORG}/mcp/`, { duration: WARMUP, headers: { ...HEADERS, ...p.auth } })
   await load(p.tenantUrl, { duration: WARMUP, headers: { ...HEADERS, ...p.auth } })
 }

@@ -65,7 +65,7 @@ const figures: Record<string, { all: number, without: number }> = {}
 const round = (n: number): string => Math.round(n).toLocaleString('en-US')
 const misses = (c: Counts, name: string): string => round(c.events[name] / COUNTED)
 for (const [name, pid, url, headers] of [
-  ['bare', servers.barePid, `${servers.bareUrl}/${ORG}/mcp/`, {}],
+  ['bare', servers.barePid, `${servers.bareUrl}/${ORG}/mcp/`, servers.auth],
   ['gateway', servers.gatewayPid, servers.tenantUrl, servers.auth]
 ] as const) {
   const opts = { connections: 10, headers: { ...HEADERS, ...headers } }

@@ -94,7 +94,7 @@ async function sseWindow (urls: { direct: string, bare: string, gateway: string 
   }
   const streams = [
     readEvents(urls.direct, {}, agent, record(direct)),
-    readEvents(urls.bare, {}, agent, record(bare)),
+    readEvents(urls.bare, headers, agent, record(bare)),
     readEvents(urls.gateway, headers, agent, record(through))
   ]
   streams.forEach(p => p.catch(() => {}))
