@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import type { Config } from './lib/config.ts'
 import { GatewayError, errorBody, errorCodes, gatewayError } from './lib/errors.ts'
 import { createLogDestination } from './lib/log-destination.ts'
+import { pinTickObjectShape } from './lib/tick-shape.ts'
 import { REQUEST_COMPLETED, canWriteRequestLines, writeRequestLine } from './lib/request-log.ts'
 import type { RequestLine } from './lib/request-log.ts'
 import type { LogDestination } from './lib/log-destination.ts'
@@ -96,6 +97,8 @@ const STATUS_ERRORS: Record<number, string> = {
  * `fastify start -o app.ts`.
  */
 export default async function gateway (fastify: FastifyInstance, opts: GatewayOptions): Promise<void> {
+  // For `fastify start app.ts` and a host's app (server.ts has done it already): lib/tick-shape.ts.
+  pinTickObjectShape()
   // Set before the plugins and routes load: a route keeps the error handler its context had when
   // it was added, so one set afterwards would never see the errors its hooks throw.
   fastify.setErrorHandler(function (error: FastifyError | GatewayError, request, reply) {

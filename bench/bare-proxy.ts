@@ -2,16 +2,19 @@ import Fastify from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import type { AddressInfo } from 'node:net'
 import { tuneV8 } from '../lib/v8-flags.ts'
+import { pinTickObjectShape } from '../lib/tick-shape.ts'
 
 /**
  * The ceiling of this stack: Fastify and @fastify/reply-from to the same upstream with the same
  * pool settings and the same V8 settings as the gateway (server.ts turns allocation-site
- * pretenuring and Maglev off: see lib/v8-flags.ts), no auth, no logging. It gets the very requests
+ * pretenuring and Maglev off: see lib/v8-flags.ts; and keeps one nextTick entry alive: see
+ * lib/tick-shape.ts), no auth, no logging. It gets the very requests
  * the gateway gets, the bearer token included (it passes it on upstream, as a proxy with no auth of
  * its own does): a ~800-character header costs every proxy something to parse and copy, and a
  * baseline spared it made the gateway's overhead look larger than it is.
  */
 tuneV8()
+pinTickObjectShape()
 const app = Fastify({ logger: false })
 await app.register(replyFrom, {
   base: process.env.UPSTREAM,

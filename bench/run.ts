@@ -422,10 +422,12 @@ on the same machine; ${describeMonitors(f.monitors)}).
 Every figure below comes from one run; the chart is generated from the same numbers.
 Each server runs in its own process: the stand-ins (upstream, JWKS, WorkOS), the bare proxy and the
 gateway (\`server.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`, logs to /dev/null), both with
-V8's allocation-site pretenuring and its Maglev compiler off (\`server.ts\` sets them, and the
-bare proxy the same: see [garbage](#garbage)); autocannon
+V8's allocation-site pretenuring and its Maglev compiler off and one \`nextTick\` entry kept
+alive (\`server.ts\` does all three, and the bare proxy the same: see [garbage](#garbage) and
+[ticks](#ticks)); autocannon
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
-\`tools/call\` answered by a ~1 KB result. Runs 2 and 3 take ${ROUNDS} rounds; each round starts a
+\`tools/call\` answered by a ~1 KB result, with the same headers to both proxies (the hot path's
+bearer token included: the bare proxy passes it on upstream). Runs 2 and 3 take ${ROUNDS} rounds; each round starts a
 new bare proxy and a new gateway, warms both up for ${WARMUP} s with the same requests, then
 measures each ${SLICES} times for ${f.duration / SLICES} s, in turns (ABBA: a machine growing faster or slower
 through the round weighs on both alike), rounds taking turns at which side opens; a side's slices
@@ -526,6 +528,18 @@ interpreted and Maglev code keep recording and TurboFan's does not, is the likel
 load runs at 1%. The warm-ups are there so that the measured
 runs see the steady state: a spell that falls in a measured run decides its p99, which is why
 single rounds of either proxy still jump by tens of ms.
+
+<a id="ticks"></a>And a slow state some processes fell into for good, found with
+\`npm run bench:instructions\` (2026-12-06): the same bare proxy counted 285,000 instructions a
+request in one process and 382,000 in the next, and in the slow ones V8's runtime function for
+defining a computed key of an object literal ran 60 times a request, three for each
+\`process.nextTick\` (whose queue entry is such a literal). V8 remembers, for each such key, the
+hidden class the object had the first time, and holds it weakly: a full collection at a moment when
+no entry is queued lets it die, and V8 then gives up on the site for good. A script shows it alone:
+two full collections between bursts of \`nextTick\` made every later \`nextTick\` about twice as
+slow. Five of ten bare proxies counted were in that state; with one entry kept alive
+(\`lib/tick-shape.ts\`, which both proxies now call) none of eight. Rounds of either proxy that ran
+~25% slower than their neighbours, in earlier runs of this benchmark, were likely this.
 
 Where the rest goes, bisected on 2026-12-05 (two or three rounds each; not kept in the code): a
 route added to the gateway for the purpose, proxying as the bare proxy does, with every plugin,
