@@ -428,7 +428,8 @@ alive (\`server.ts\` does all three, and the bare proxy the same: see [garbage](
 runs in the runner process, ${f.connections} connections, ${f.duration} s a run, POST of a JSON-RPC
 \`tools/call\` answered by a ~1 KB result, with the same headers to both proxies (the hot path's
 bearer token included: the bare proxy passes it on upstream). Runs 2 and 3 take ${ROUNDS} rounds; each round starts a
-new bare proxy and a new gateway, warms both up for ${WARMUP} s with the same requests, then
+new bare proxy and a new gateway, warms both up for ${WARMUP} s with the same requests (in two
+halves, connections closed in between: see [warm-up](#warm-up)), then
 measures each ${SLICES} times for ${f.duration / SLICES} s, in turns (ABBA: a machine growing faster or slower
 through the round weighs on both alike), rounds taking turns at which side opens; a side's slices
 make its run (their mean throughput, and the means of their p50s and p99s).
@@ -541,6 +542,15 @@ slow. Five of ten bare proxies counted were in that state; with one entry kept a
 (\`lib/tick-shape.ts\`, which both proxies now call) none of eight. Rounds of either proxy that ran
 ~25% slower than their neighbours, in earlier runs of this benchmark, were likely this.
 
+<a id="warm-up"></a>And one that fell in the measured runs: the first close of many connections
+(the end of the warm-up's load) deoptimised a wave of both proxies' stream and undici code (V8's
+\`--trace-deopt\`: objects of maps not seen before, fields no longer of one type), which V8 then
+optimised again as the next load began: with one warm-up, the gateway's first measured slice ran
+at a third of its speed for its first second, and some 140 functions were compiled again in it
+(2026-12-06). The warm-up now comes in two halves with the connections closed in between, and
+the measured slices see next to no compiling; \`npm run bench:hot\` on the same machine, before
+and after: 0.82 and 0.85 × (medians of 7 rounds).
+
 Where the rest goes, bisected on 2026-12-05 (two or three rounds each; not kept in the code): a
 route added to the gateway for the purpose, proxying as the bare proxy does, with every plugin,
 the logger and the request line but no tenant checks and no header rewriting, ran at 0.97 and
@@ -607,7 +617,7 @@ scavenges and a full collection). On 2026-12-04, on a machine about 2.5 times sl
 four runs gave 1.61 to 1.87 ×: the machine, not the code (on a new machine the same day, the
 2026-12-03 code and that report's code both gave 1.15 ×). Under valgrind, V8's optimising
 compilers are still at work in the counted window, where under a real load \`--trace-opt\` shows
-them done within the warm-up, and the gateway has more to compile: on 2026-12-05, 74.8k of its
+them done within the warm-up (its two halves: see [warm-up](#warm-up)), and the gateway has more to compile: on 2026-12-05, 74.8k of its
 432.3k instructions a request against 24.6k of the bare proxy's 378.1k. The script prints the
 count without them too (357.6k, 355.4k, 357.8k and 356.0k against 353.5k, 354.3k, 353.9k and
 354.6k in four runs: 1.00 to 1.01 ×, within 0.7%), the one to judge a change by.
