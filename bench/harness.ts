@@ -394,15 +394,17 @@ export async function fixedRateRounds (s: Standins, rate: number, rounds: number
  * WARMUP seconds of load on each proxy, so both are compiled and pooled before anything counts:
  * the gateway has more code for V8 to optimise, and its first seconds are its slowest. In two
  * halves, each proxy's first load over (its connections closed) before its second: the first
- * close of many connections deoptimises a wave of stream and undici code in both proxies (wrong
- * maps, field types no longer constant), which V8 then optimises again over the next seconds
- * (seen with `--trace-deopt --trace-opt`, 2026-12-06). With one warm-up, that fell in the first
- * measured slice, which then ran at a third of its speed for its first second.
+ * close of many connections deoptimised a wave of the gateway's stream and undici code (wrong
+ * maps, field types no longer constant), which V8 then optimised again over the next seconds
+ * (seen with `--trace-deopt --trace-opt`, 2026-12-06; the bare proxy, not traceable here, runs
+ * the same stream code). With one warm-up, that fell in the gateway's first measured slice,
+ * which then ran at a third of its speed for its first second.
  */
 export async function warmUp (s: Standins, p: Proxies): Promise<void> {
   await load(`${s.upstream}/mcp/bench/`, { duration: 1 })
+  const headers = { ...HEADERS, ...p.auth }
   for (let pass = 0; pass < 2; pass++) {
-    await load(`${p.bareUrl}/${ORG}/mcp/`, { duration: WARMUP / 2, headers: { ...HEADERS, ...p.auth } })
-    await load(p.tenantUrl, { duration: WARMUP / 2, headers: { ...HEADERS, ...p.auth } })
+    await load(`${p.bareUrl}/${ORG}/mcp/`, { duration: WARMUP / 2, headers })
+    await load(p.tenantUrl, { duration: WARMUP / 2, headers })
   }
 }

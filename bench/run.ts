@@ -543,13 +543,15 @@ slow. Five of ten bare proxies counted were in that state; with one entry kept a
 ~25% slower than their neighbours, in earlier runs of this benchmark, were likely this.
 
 <a id="warm-up"></a>And one that fell in the measured runs: the first close of many connections
-(the end of the warm-up's load) deoptimised a wave of both proxies' stream and undici code (V8's
+(the end of the warm-up's load) deoptimised a wave of the gateway's stream and undici code (V8's
 \`--trace-deopt\`: objects of maps not seen before, fields no longer of one type), which V8 then
 optimised again as the next load began: with one warm-up, the gateway's first measured slice ran
 at a third of its speed for its first second, and some 140 functions were compiled again in it
-(2026-12-06). The warm-up now comes in two halves with the connections closed in between, and
+(2026-12-06; only the gateway was traced: the bare proxy's stdout carries its address, but it
+runs the same stream code and gets the same warm-up). The warm-up now comes in two halves with the connections closed in between, and
 the measured slices see next to no compiling; \`npm run bench:hot\` on the same machine, before
-and after: 0.82 and 0.85 × (medians of 7 rounds).
+and after: 0.82 and 0.85 × (medians of 7 rounds, one run each: within the noise of a run, so
+the reason to keep it is the trace, not the ratio).
 
 Where the rest goes, bisected on 2026-12-05 (two or three rounds each; not kept in the code): a
 route added to the gateway for the purpose, proxying as the bare proxy does, with every plugin,
