@@ -270,6 +270,15 @@ export interface Target {
   pid: number
 }
 
+/** Each side of a pair of proxies, with the very requests both get (the hot path's token included). */
+export function targetsOf (p: Proxies): Record<Side, Target> {
+  const headers = { ...HEADERS, ...p.auth }
+  return {
+    bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers, pid: p.barePid },
+    hot: { url: p.tenantUrl, headers, pid: p.gatewayPid }
+  }
+}
+
 /** What the host took (steal) from the slices of a set of rounds. */
 export interface StealFigures {
   slices: number
@@ -342,10 +351,7 @@ async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<
   for (let round = 0; round < plan.rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
-    const target: Record<Side, Target> = {
-      bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers: { ...HEADERS, ...p.auth }, pid: p.barePid },
-      hot: { url: p.tenantUrl, headers: { ...HEADERS, ...p.auth }, pid: p.gatewayPid }
-    }
+    const target = targetsOf(p)
     if (plan.prepare !== undefined) {
       for (const side of sliceOrder(round, 1)) await plan.prepare(side, target[side])
     }
@@ -391,6 +397,42 @@ export async function fixedRateRounds (s: Standins, rate: number, rounds: number
 }
 
 /**
+ * The bare proxy and the gateway's hot path at the same steady rate at the same time: two paced
+ * loads (paced.ts) from this process, one to each, started together, so that every stall of the
+ * machine (the kernel's monitor, the runner, the upstream, the host) falls on both at the same
+ * moments. One at a time (`fixedRateRounds`), each side's p99 is decided by the stalls of its own
+ * slices, and those differ: there, a bare proxy measured against itself with 27 µs of CPU added to
+ * each request came out between -5.5 and +46.7 ms (2026-12-06, five rounds). Here each side's p99
+ * is taken over the same seconds. `rounds` rounds, each with a new pair of proxies, warmed up,
+ * given PACED_WARMUP seconds of the load that count for nothing, then PACED_SLICES slices of
+ * PACED_SECONDS ÷ PACED_SLICES seconds each, both sides measured in every slice.
+ */
+export async function fixedRatePairedRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
+  const bareRuns: LoadResult[] = []
+  const hotRuns: LoadResult[] = []
+  const steal = stealLedger()
+  const both = (targets: Target[], seconds: number, warmupSeconds: number): Promise<PacedResult[]> =>
+    Promise.all(targets.map(target => paced({ url: target.url, headers: target.headers, rate, seconds, warmupSeconds, body: BODY, connections: CONNECTIONS })))
+  for (let round = 0; round < rounds; round++) {
+    const p = await startProxies(s)
+    await warmUp(s, p)
+    const { bare, hot } = targetsOf(p)
+    const targets = [bare, hot]
+    await both(targets, PACED_WARMUP, 0)
+    const runs: Record<Side, PacedResult[]> = { bare: [], hot: [] }
+    for (let slice = 0; slice < PACED_SLICES; slice++) {
+      const [bare, hot] = await steal.measure(async () => await both(targets, PACED_SECONDS / PACED_SLICES, PACED_SETTLE))
+      runs.bare.push(bare)
+      runs.hot.push(hot)
+    }
+    bareRuns.push(mergePaced(runs.bare))
+    hotRuns.push(mergePaced(runs.hot))
+    await p.stop()
+  }
+  return { bareRuns, hotRuns, steal: steal.figures(), p99Differences: hotRuns.map((hot, i) => roundMs(hot.p99 - bareRuns[i].p99)) }
+}
+
+/**
  * WARMUP seconds of load on each proxy, so both are compiled and pooled before anything counts:
  * the gateway has more code for V8 to optimise, and its first seconds are its slowest. In two
  * halves, each proxy's first load over (its connections closed) before its second: the first
@@ -402,9 +444,8 @@ export async function fixedRateRounds (s: Standins, rate: number, rounds: number
  */
 export async function warmUp (s: Standins, p: Proxies): Promise<void> {
   await load(`${s.upstream}/mcp/bench/`, { duration: 1 })
-  const headers = { ...HEADERS, ...p.auth }
+  const { bare, hot } = targetsOf(p)
   for (let pass = 0; pass < 2; pass++) {
-    await load(`${p.bareUrl}/${ORG}/mcp/`, { duration: WARMUP / 2, headers })
-    await load(p.tenantUrl, { duration: WARMUP / 2, headers })
+    for (const target of [bare, hot]) await load(target.url, { duration: WARMUP / 2, headers: target.headers })
   }
 }
