@@ -589,6 +589,17 @@ mostly not instructions: simulated, its level-1 misses a request were some 16% m
 instructions and 36% more for data, and V8's helper threads (the collector's) took 12 to 13 µs a
 request against the bare proxy's 3 to 5. Neither a smaller young generation
 (\`--max-semi-space-size\` 4 or 8) nor a single-threaded collector helped.
+On 2026-12-06, on an Intel machine where the gateway ran at 0.72 to 0.85 × the bare proxy
+(0.84 to 0.93 on the AMD machine of the run before, same code), each thread's CPU time
+(\`/proc/<pid>/task\`) put the difference on the main thread: 72 µs a request for the bare proxy,
+93 to 100 µs for the gateway, V8's helper threads 1 to 4.5 µs in both. \`strace\` counted the same
+system calls a request in both (two \`writev\`, two \`read\`; the gateway's request upstream is the
+shorter, Ragie's key in place of the user's token). A bare proxy given the gateway's upstream
+pools (undici 8, calls and streams apart, their timeouts) in place of reply-from's own undici 7
+ran at 0.93 × itself in one A/B of 4 rounds; taken apart, undici 8 against 7 gave 0.98 ×, and the
+two pools, their timeouts and the body timeout alone, each against one plain undici 8 pool, 1.02,
+1.04 and 1.00 ×. Runs of the same A/B move by a few percent, so the pools cost a few percent at
+most, and most of the difference is elsewhere.
 
 <a id="fixed-rate"></a>At a fixed rate, one proxy at a time, the gateway's p99 is a few ms above the bare proxy's in most rounds, and this
 is not its garbage collector: over 24 s of steady load its scavenges came 3.6 a second with
