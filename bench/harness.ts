@@ -411,17 +411,20 @@ export async function fixedRatePairedRounds (s: Standins, rate: number, rounds: 
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
   const steal = stealLedger()
-  const both = (targets: Target[], seconds: number, warmupSeconds: number): Promise<PacedResult[]> =>
-    Promise.all(targets.map(target => paced({ url: target.url, headers: target.headers, rate, seconds, warmupSeconds, body: BODY, connections: CONNECTIONS })))
+  // The load started first sends first in every tick of the runner's timers (a few µs ahead):
+  // which side that is alternates from slice to slice (sliceOrder's first pair).
+  const both = async (target: Record<Side, Target>, order: Side[], seconds: number, warmupSeconds: number): Promise<Record<Side, PacedResult>> => {
+    const [first, second] = await Promise.all(order.map(side => paced({ url: target[side].url, headers: target[side].headers, rate, seconds, warmupSeconds, body: BODY, connections: CONNECTIONS })))
+    return { [order[0]]: first, [order[1]]: second } as Record<Side, PacedResult>
+  }
   for (let round = 0; round < rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
-    const { bare, hot } = targetsOf(p)
-    const targets = [bare, hot]
-    await both(targets, PACED_WARMUP, 0)
+    const target = targetsOf(p)
+    await both(target, sliceOrder(round, 1), PACED_WARMUP, 0)
     const runs: Record<Side, PacedResult[]> = { bare: [], hot: [] }
     for (let slice = 0; slice < PACED_SLICES; slice++) {
-      const [bare, hot] = await steal.measure(async () => await both(targets, PACED_SECONDS / PACED_SLICES, PACED_SETTLE))
+      const { bare, hot } = await steal.measure(async () => await both(target, sliceOrder(round + slice, 1), PACED_SECONDS / PACED_SLICES, PACED_SETTLE))
       runs.bare.push(bare)
       runs.hot.push(hot)
     }

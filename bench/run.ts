@@ -464,7 +464,8 @@ slice opening its connections in a first ${PACED_SETTLE} s that is not counted; 
 p99 are taken over all the answers of its slices (${PACED_SECONDS} s, so that one stall of the
 machine does not decide a p99). Each row shows the round with the median p99, and the p99 added is
 the median of the rounds' differences. The target is judged on ${FIXED_ROUNDS} more rounds with
-both proxies at once ([why](#fixed-rate)): two such loads from the runner, started together, one to
+both proxies at once ([why](#fixed-rate)): two such loads from the runner, started together (which
+one first alternating from slice to slice: it sends a few µs ahead in every tick), one to
 each proxy, each at half that rate (the machine then carries the load it carried for one proxy at
 a time), with the same warm-up, ${PACED_WARMUP} s not counted and ${PACED_SLICES} slices of ${PACED_SECONDS / PACED_SLICES} s, each
 measuring both.
@@ -589,8 +590,8 @@ mostly not instructions: simulated, its level-1 misses a request were some 16% m
 instructions and 36% more for data, and V8's helper threads (the collector's) took 12 to 13 µs a
 request against the bare proxy's 3 to 5. Neither a smaller young generation
 (\`--max-semi-space-size\` 4 or 8) nor a single-threaded collector helped.
-On 2026-12-06, on an Intel machine where the gateway ran at 0.72 to 0.85 × the bare proxy
-(0.84 to 0.93 on the AMD machine of the run before, same code), each thread's CPU time
+On 2026-12-06, on an Intel machine where the gateway ran at 0.72 to 0.87 × the bare proxy (rounds of two runs)
+(0.84 to 0.93 on an AMD machine earlier the same day, same code), each thread's CPU time
 (\`/proc/<pid>/task\`) put the difference on the main thread: 72 µs a request for the bare proxy,
 93 to 100 µs for the gateway, V8's helper threads 1 to 4.5 µs in both. \`strace\` counted the same
 system calls a request in both (two \`writev\`, two \`read\`; the gateway's request upstream is the
