@@ -8,7 +8,7 @@ import autocannon from 'autocannon'
 import { freePort } from '../test/fixtures/process.ts'
 import { paced } from './paced.ts'
 import type { PacedResult } from './paced.ts'
-import { leastStolen, mergePaced, mergeSlices, middleBy, parseCpuTimes, roundMs, sliceOrder, stolenShare } from './stats.ts'
+import { leastStolen, mergePaced, mergeSlices, middleBy, parseCpuTimes, roundMs, roundSteps, stolenShare } from './stats.ts'
 import type { CpuTimes } from './stats.ts'
 import type { Side } from './stats.ts'
 
@@ -330,6 +330,12 @@ interface PairedRuns {
 interface RoundPlan<R extends LoadResult> {
   rounds: number
   slices: number
+  /**
+   * Both sides loaded at the same time (in `prepare` and in every slice), rather than in turns:
+   * the same stalls of the machine then fall on both. Which side's load starts first (and so
+   * sends a few µs ahead in every tick of the runner's timers) alternates from slice to slice.
+   */
+  together?: boolean
   /** Run once for each side, after the warm-up, before any slice: not counted. */
   prepare?: (side: Side, target: Target) => Promise<void>
   /** One slice of one side. */
@@ -340,27 +346,30 @@ interface RoundPlan<R extends LoadResult> {
 
 /**
  * `rounds` rounds, each with a new pair of proxies, warmed up (and `prepare`d), then `measure` of
- * the bare proxy and of the gateway's hot path in turns, `slices` times each (see `sliceOrder`),
- * each side's slices merged into one run.
+ * the bare proxy and of the gateway's hot path, in turns or together, `slices` times each (see
+ * `roundSteps`), each side's slices merged into one run.
  */
 async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<R>): Promise<PairedRuns> {
   const bareRuns: LoadResult[] = []
   const hotRuns: LoadResult[] = []
   const steal = stealLedger()
+  const together = plan.together === true
 
   for (let round = 0; round < plan.rounds; round++) {
     const p = await startProxies(s)
     await warmUp(s, p)
     const target = targetsOf(p)
-    if (plan.prepare !== undefined) {
-      for (const side of sliceOrder(round, 1)) await plan.prepare(side, target[side])
+    const prepare = plan.prepare
+    if (prepare !== undefined) {
+      for (const sides of roundSteps(round, 1, together)) await Promise.all(sides.map(side => prepare(side, target[side])))
     }
     const runs: Record<Side, R[]> = { bare: [], hot: [] }
     // Whatever the first run of a round pays (a cold load generator, the other proxy's warm-up
     // just before) falls on each side alike, and so does a drift of the machine's speed.
     // A slice the host took the CPUs away from is measured again (see leastStolen).
-    for (const side of sliceOrder(round, plan.slices)) {
-      runs[side].push(await steal.measure(async () => await plan.measure(side, target[side])))
+    for (const sides of roundSteps(round, plan.slices, together)) {
+      const results = await steal.measure(async () => await Promise.all(sides.map(side => plan.measure(side, target[side]))))
+      sides.forEach((side, i) => runs[side].push(results[i]))
     }
     bareRuns.push(plan.merge(runs.bare))
     hotRuns.push(plan.merge(runs.hot))
@@ -378,61 +387,30 @@ export interface FixedRateFigures extends PairedRuns {
  * The bare proxy and the gateway's hot path at the same steady rate (see paced.ts), `rounds`
  * rounds, each with a new pair of proxies, warmed up, then given PACED_WARMUP seconds of the
  * steady load each (counted for nothing: a change of load generator restarts a few seconds of
- * slow garbage collection in both proxies), then measured in turns like the throughput rounds:
- * PACED_SLICES slices a side of PACED_SECONDS ÷ PACED_SLICES seconds, in ABBA order, the slices'
- * samples merged into one p99 for each side. Each slice opens its connections again, in a second
- * of its own that is not counted.
+ * slow garbage collection in both proxies), then measured like the throughput rounds:
+ * PACED_SLICES slices a side of PACED_SECONDS ÷ PACED_SLICES seconds, the slices' samples merged
+ * into one p99 for each side. Each slice opens its connections again, in a second of its own that
+ * is not counted.
+ *
+ * In turns (ABBA), or with `together` both at once: two paced loads from this process, one to
+ * each, started together, so that every stall of the machine (the kernel's monitor, the runner,
+ * the upstream, the host) falls on both at the same moments. In turns, each side's p99 is decided
+ * by the stalls of its own slices, and those differ: there, a bare proxy measured against itself
+ * with 27 µs of CPU added to each request came out between -5.5 and +46.7 ms (2026-12-06, five
+ * rounds). Together, each side's p99 is taken over the same seconds.
  */
-export async function fixedRateRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
+export async function fixedRateRounds (s: Standins, rate: number, rounds: number, together = false): Promise<FixedRateFigures> {
   const steady = (target: Target, seconds: number, warmupSeconds: number): Promise<PacedResult> =>
     paced({ url: target.url, headers: target.headers, rate, seconds, warmupSeconds, body: BODY, connections: CONNECTIONS })
   const { bareRuns, hotRuns, steal } = await pairedRounds(s, {
     rounds,
     slices: PACED_SLICES,
+    together,
     prepare: async (_side, target) => { await steady(target, PACED_WARMUP, 0) },
     measure: async (_side, target) => await steady(target, PACED_SECONDS / PACED_SLICES, PACED_SETTLE),
     merge: mergePaced
   })
   return { bareRuns, hotRuns, steal, p99Differences: hotRuns.map((hot, i) => roundMs(hot.p99 - bareRuns[i].p99)) }
-}
-
-/**
- * The bare proxy and the gateway's hot path at the same steady rate at the same time: two paced
- * loads (paced.ts) from this process, one to each, started together, so that every stall of the
- * machine (the kernel's monitor, the runner, the upstream, the host) falls on both at the same
- * moments. One at a time (`fixedRateRounds`), each side's p99 is decided by the stalls of its own
- * slices, and those differ: there, a bare proxy measured against itself with 27 µs of CPU added to
- * each request came out between -5.5 and +46.7 ms (2026-12-06, five rounds). Here each side's p99
- * is taken over the same seconds. `rounds` rounds, each with a new pair of proxies, warmed up,
- * given PACED_WARMUP seconds of the load that count for nothing, then PACED_SLICES slices of
- * PACED_SECONDS ÷ PACED_SLICES seconds each, both sides measured in every slice.
- */
-export async function fixedRatePairedRounds (s: Standins, rate: number, rounds: number): Promise<FixedRateFigures> {
-  const bareRuns: LoadResult[] = []
-  const hotRuns: LoadResult[] = []
-  const steal = stealLedger()
-  // The load started first sends first in every tick of the runner's timers (a few µs ahead):
-  // which side that is alternates from slice to slice (sliceOrder's first pair).
-  const both = async (target: Record<Side, Target>, order: Side[], seconds: number, warmupSeconds: number): Promise<Record<Side, PacedResult>> => {
-    const [first, second] = await Promise.all(order.map(side => paced({ url: target[side].url, headers: target[side].headers, rate, seconds, warmupSeconds, body: BODY, connections: CONNECTIONS })))
-    return { [order[0]]: first, [order[1]]: second } as Record<Side, PacedResult>
-  }
-  for (let round = 0; round < rounds; round++) {
-    const p = await startProxies(s)
-    await warmUp(s, p)
-    const target = targetsOf(p)
-    await both(target, sliceOrder(round, 1), PACED_WARMUP, 0)
-    const runs: Record<Side, PacedResult[]> = { bare: [], hot: [] }
-    for (let slice = 0; slice < PACED_SLICES; slice++) {
-      const { bare, hot } = await steal.measure(async () => await both(target, sliceOrder(round + slice, 1), PACED_SECONDS / PACED_SLICES, PACED_SETTLE))
-      runs.bare.push(bare)
-      runs.hot.push(hot)
-    }
-    bareRuns.push(mergePaced(runs.bare))
-    hotRuns.push(mergePaced(runs.hot))
-    await p.stop()
-  }
-  return { bareRuns, hotRuns, steal: steal.figures(), p99Differences: hotRuns.map((hot, i) => roundMs(hot.p99 - bareRuns[i].p99)) }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DURATION, MAX_STEAL, ROUNDS, describeSteal, fixedRatePairedRounds, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
+import { DURATION, MAX_STEAL, ROUNDS, describeSteal, fixedRateRounds, hotRounds, startStandins, stopChildren } from './harness.ts'
 import type { StealFigures } from './harness.ts'
 import { middle } from './stats.ts'
 
@@ -17,8 +17,7 @@ console.log(`${ROUNDS} rounds of ${DURATION} s each, each with a new pair of pro
 // BENCH_RATE: both at that steady rate instead, to compare latencies: one at a time, or with
 // BENCH_PAIRED=1 both at once (each at that rate).
 if (process.env.BENCH_RATE !== undefined) {
-  const rounds = process.env.BENCH_PAIRED === '1' ? fixedRatePairedRounds : fixedRateRounds
-  const { bareRuns, hotRuns, p99Differences, steal } = await rounds(standins, Number(process.env.BENCH_RATE), ROUNDS)
+  const { bareRuns, hotRuns, p99Differences, steal } = await fixedRateRounds(standins, Number(process.env.BENCH_RATE), ROUNDS, process.env.BENCH_PAIRED === '1')
   for (let i = 0; i < ROUNDS; i++) {
     console.log(`round ${i + 1}: bare p50 ${bareRuns[i].p50} p99 ${bareRuns[i].p99} ms, gateway p50 ${hotRuns[i].p50} p99 ${hotRuns[i].p99} ms, p99 added ${p99Differences[i]} ms (${bareRuns[i].rps.toFixed(0)} and ${hotRuns[i].rps.toFixed(0)} req/s, ${bareRuns[i].errors + hotRuns[i].errors} errors, ${bareRuns[i].non2xx + hotRuns[i].non2xx} non-2xx)`)
   }

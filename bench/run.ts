@@ -6,7 +6,7 @@ import { renderChart } from './chart.ts'
 import { cpuModel, runningMonitors } from './host.ts'
 import type { AccessMonitor } from './host.ts'
 import { middle, middleBy, percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, HEADERS, describeSteal, fixedRatePairedRounds, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stealLedger, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, HEADERS, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stealLedger, stopChildren, token, warmUp } from './harness.ts'
 import type { LoadResult, StealFigures } from './harness.ts'
 
 /**
@@ -247,10 +247,10 @@ async function main (): Promise<void> {
   const bareFixed = byP99(bareFixedRuns)
   const hotFixed = byP99(hotFixedRuns)
   // And both at once, each at half that rate (the machine then carries the load it carried for
-  // one at a time), so that the same stalls fall on both (see fixedRatePairedRounds).
+  // one at a time), so that the same stalls fall on both (see fixedRateRounds).
   const pairedRate = Math.floor(rate / 2 / 100) * 100
   console.log(`both at once, each at a steady ${pairedRate} req/s, ${FIXED_ROUNDS} rounds…`)
-  const { bareRuns: barePairedRuns, hotRuns: hotPairedRuns, p99Differences: pairedDifferences, steal: pairedSteal } = await fixedRatePairedRounds(standins, pairedRate, FIXED_ROUNDS)
+  const { bareRuns: barePairedRuns, hotRuns: hotPairedRuns, p99Differences: pairedDifferences, steal: pairedSteal } = await fixedRateRounds(standins, pairedRate, FIXED_ROUNDS, true)
 
   // One more pair for the rest: cold users, event streams.
   const servers = { ...standins, ...await startProxies(standins) }

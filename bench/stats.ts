@@ -39,6 +39,16 @@ export function sliceOrder (round: number, slices: number): Side[] {
 }
 
 /**
+ * The steps of a round, each the sides measured at the same time: in turns, one side a step, in
+ * `sliceOrder`'s order; together, both in every step, the one started first (a few µs ahead in
+ * every tick of the runner's timers) alternating from step to step and opening as in turns.
+ */
+export function roundSteps (round: number, slices: number, together: boolean): Side[][] {
+  if (!together) return sliceOrder(round, slices).map(side => [side])
+  return Array.from({ length: slices }, (_, slice) => sliceOrder(round + slice, 1))
+}
+
+/**
  * One side's slices of a round, as one run: slices are of equal length, so its throughput is their
  * mean; its p50 and p99 are the means of the slices' own (autocannon gives percentiles, not the
  * samples); errors and non-2xx answers add up.

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { leastStolen, mergePaced, mergeSlices, middle, middleBy, parseCpuTimes, percentile, sliceOrder, stolenShare } from '../../bench/stats.ts'
+import { leastStolen, mergePaced, mergeSlices, middle, middleBy, parseCpuTimes, percentile, roundSteps, sliceOrder, stolenShare } from '../../bench/stats.ts'
 
 test('sliceOrder measures each side as often, in ABBA order, rounds taking turns at opening', async t => {
   t.same(sliceOrder(0, 1), ['bare', 'hot'])
@@ -13,6 +13,19 @@ test('sliceOrder measures each side as often, in ABBA order, rounds taking turns
     const order = sliceOrder(round, 4)
     const meanAt = (side: string): number => order.reduce((sum, s, i) => s === side ? sum + i : sum, 0) / 4
     t.equal(meanAt('bare'), meanAt('hot'), `round ${round}: ${order.join(' ')}`)
+  }
+})
+
+test('roundSteps: one side a step in turns, both in every step together, the first alternating', async t => {
+  t.same(roundSteps(0, 2, false), [['bare'], ['hot'], ['hot'], ['bare']])
+  t.same(roundSteps(1, 1, false), [['hot'], ['bare']])
+  t.same(roundSteps(0, 3, true), [['bare', 'hot'], ['hot', 'bare'], ['bare', 'hot']])
+  t.same(roundSteps(1, 2, true), [['hot', 'bare'], ['bare', 'hot']])
+  t.same(roundSteps(0, 1, true), [['bare', 'hot']], 'a prepare step: both at once')
+  for (const together of [false, true]) {
+    const steps = roundSteps(2, 4, together)
+    t.equal(steps.flat().filter(side => side === 'bare').length, 4, `bare measured 4 times (together: ${together})`)
+    t.equal(steps.flat().filter(side => side === 'hot').length, 4, `hot measured 4 times (together: ${together})`)
   }
 })
 
