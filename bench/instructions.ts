@@ -13,8 +13,10 @@ import { HEADERS, ORG, load, startServers, stopChildren } from './harness.ts'
  * Under valgrind V8's optimizing compilers (TurboFan, Maglev) are still at work in the counted
  * window, more in the gateway, which has more code to optimise (2026-12-05, one run: 74.8k
  * instructions a request against the bare proxy's 24.6k), where under a real load they had
- * finished within the warm-up: the count without them is printed too, and is the one to compare
- * changes by. With BENCH_CACHE_SIM=1, the level-1 cache misses a request as well (simulated;
+ * finished within the warm-up: the count without them is printed too. So is the count without
+ * them and the garbage collector, whose full collections land in one counted window and not the
+ * next (2026-12-06: 69k and 1k a request in two runs of the same gateway): that one is the one to
+ * compare changes by. With BENCH_CACHE_SIM=1, the level-1 cache misses a request as well (simulated;
  * slower still).
  */
 // A warm-up long enough that the counted window is the steady state: after 4,000 requests the
@@ -28,6 +30,10 @@ const servers = await startServers(['valgrind', '--tool=callgrind', '--instr-ats
 
 // V8's optimizing compilers, by the C++ namespace of a function's name (before its parameters).
 const COMPILER = /v8::internal::(compiler|maglev)::/
+// V8's garbage collector: its marking, sweeping and scavenging, by the names of their functions. A
+// full collection (its concurrent marking) falls in some counted windows and not in others: one
+// run of the gateway counted 69k instructions a request of it, the next 1k, with the same code.
+const GC = /v8::internal::[\w:<>, ]*?(Marking|Marker|Sweep|Scaveng|Evacuat|Compactor|RememberedSet|Worklist|StringTableCleaner|IterateObjectCache)|Visitor>|heap::base::|cppgc::|HeapObject::SizeFromMap|NeedsResetDueToFlushedBytecode|__popcountdi2/
 
 // valgrind names its control pipe after $HOST, which the gateway's configuration also uses.
 function control (args: string[], pid: number): void {
@@ -40,6 +46,8 @@ interface Counts {
   events: Record<string, number>
   /** The instructions of V8's optimizing compilers. */
   compiler: number
+  /** The instructions of V8's garbage collector. */
+  gc: number
 }
 
 /** What callgrind counted since its counters were zeroed: it dumps now, and reads that dump. */
@@ -53,15 +61,18 @@ function dump (pid: number): Counts {
   const values = (/^summary: (.+)$/m.exec(text)?.[1] ?? '0').split(' ').map(Number)
   const events = Object.fromEntries(names.map((name, i) => [name, values[i] ?? 0]))
   let compiler = 0
+  let gc = 0
   const annotated = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', '--show-percs=no', join(out, file)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
   for (const line of annotated.split('\n')) {
     const m = /^\s*([\d,]+)\s+([^(]*)/.exec(line)
-    if (m !== null && COMPILER.test(m[2])) compiler += Number(m[1].replaceAll(',', ''))
+    if (m === null) continue
+    if (COMPILER.test(m[2])) compiler += Number(m[1].replaceAll(',', ''))
+    else if (GC.test(m[2])) gc += Number(m[1].replaceAll(',', ''))
   }
-  return { events, compiler }
+  return { events, compiler, gc }
 }
 
-const figures: Record<string, { all: number, without: number }> = {}
+const figures: Record<string, { all: number, without: number, neither: number }> = {}
 const round = (n: number): string => Math.round(n).toLocaleString('en-US')
 const misses = (c: Counts, name: string): string => round(c.events[name] / COUNTED)
 for (const [name, pid, url, headers] of [
@@ -77,9 +88,12 @@ for (const [name, pid, url, headers] of [
   const counted = dump(pid)
   const all = counted.events.Ir / COUNTED
   const compiler = counted.compiler / COUNTED
-  figures[name] = { all, without: all - compiler }
-  console.log(`${name}: ${round(all)} instructions a request, ${round(compiler)} of them V8's optimizing compilers: ${round(all - compiler)} without them` +
+  const gc = counted.gc / COUNTED
+  figures[name] = { all, without: all - compiler, neither: all - compiler - gc }
+  console.log(`${name}: ${round(all)} instructions a request, ${round(compiler)} of them V8's optimizing compilers: ${round(all - compiler)} without them; ` +
+    `${round(gc)} its garbage collector: ${round(all - compiler - gc)} without either` +
     (counted.events.I1mr === undefined ? '' : `; level-1 misses a request: ${misses(counted, 'I1mr')} instruction, ${misses(counted, 'D1mr')} data read, ${misses(counted, 'D1mw')} data write`))
 }
-console.log(`gateway ÷ bare: ${(figures.gateway.all / figures.bare.all).toFixed(2)}, without the optimizing compilers: ${(figures.gateway.without / figures.bare.without).toFixed(2)}`)
+console.log(`gateway ÷ bare: ${(figures.gateway.all / figures.bare.all).toFixed(2)}, without the optimizing compilers: ${(figures.gateway.without / figures.bare.without).toFixed(2)}, ` +
+  `without either: ${(figures.gateway.neither / figures.bare.neither).toFixed(2)}`)
 await stopChildren()
