@@ -7,7 +7,7 @@ import type { Config } from './lib/config.ts'
 import { GatewayError, errorBody, errorCodes, gatewayError } from './lib/errors.ts'
 import { createLogDestination } from './lib/log-destination.ts'
 import { pinTickObjectShape } from './lib/tick-shape.ts'
-import { REQUEST_COMPLETED, canWriteRequestLines, requestChildLogger, writeRequestLine } from './lib/request-log.ts'
+import { REQUEST_COMPLETED, canWriteRequestLines, writeRequestLine } from './lib/request-log.ts'
 import type { RequestLine } from './lib/request-log.ts'
 import type { LogDestination } from './lib/log-destination.ts'
 import type { GatewayOptions } from './plugins/config.ts'
@@ -75,9 +75,7 @@ export const options: FastifyServerOptions & { exitOnConfigError: boolean } = {
   clientErrorHandler: clientError,
   logger: {
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]']
-  },
-  // Each request's logger, as pino would make it but without its per-request rebuild (lib/request-log.ts).
-  childLoggerFactory: requestChildLogger as FastifyServerOptions['childLoggerFactory']
+  }
 }
 
 const STATUS_ERRORS: Record<number, string> = {

@@ -639,12 +639,7 @@ bytes for the audit fields (now one pass over the bytes that keeps three strings
 general-purpose serialisation of the request line (now written as one string, the same bytes);
 log lines written one system call each, then gathered in a growing string that was copied on every
 line (now encoded once into a 16 KiB buffer); reply-from's pool capped at 128 connections, which
-queued the 129th open event stream; a child logger built by pino for every request, which
-rebuilt its formatters and walked its bindings through the serializers and redaction each time,
-because Fastify passes it an options object (now made as one object over a child of the root
-made once, with the same bindings; about 1% of the gateway's CPU in a profile, too little to
-show in \`npm run bench:instructions\`, whose count for the same gateway moves by a few % between
-runs).
+queued the 129th open event stream.
 
 ## Reading the numbers
 

@@ -1,9 +1,8 @@
 import t from 'tap'
-import type { Test } from 'tap'
 import pino from 'pino'
 import Fastify from 'fastify'
 import { options } from '../../app.ts'
-import { REQUEST_COMPLETED, canWriteRequestLines, requestChildLogger, writeRequestLine } from '../../lib/request-log.ts'
+import { REQUEST_COMPLETED, canWriteRequestLines, writeRequestLine } from '../../lib/request-log.ts'
 import type { RequestLine } from '../../lib/request-log.ts'
 
 function capture () {
@@ -66,91 +65,4 @@ t.test('a logger whose options change the line does not qualify', async t => {
   t.notOk(canWriteRequestLines(pino({}, Object.assign({ write () {} }, { [Symbol.for('pino.metadata')]: true }))), 'a stream that wants metadata')
   t.notOk(canWriteRequestLines({ info () {} }), 'not pino at all')
   t.ok(canWriteRequestLines(pino({ redact: ['req.headers.authorization'] }, stream)), 'redaction of other keys does not change this line')
-})
-
-// Lines from a request's logger as the gateway makes it, and as pino's own child makes it.
-function bothChildren (opts: Record<string, unknown>, reqId = 'req-1f') {
-  const { lines, stream } = capture()
-  const root = pino(opts as pino.LoggerOptions, stream)
-  const quick = requestChildLogger(root, { reqId }, {}) as pino.Logger
-  const own = root.child({ reqId }, {})
-  return { lines, root, quick, own }
-}
-
-function sameLines (t: Test, lines: string[]): void {
-  t.ok(lines.length > 0 && lines.length % 2 === 0, 'lines written in pairs')
-  for (let i = 0; i < lines.length; i += 2) {
-    const [quick, own] = [lines[i], lines[i + 1]].map(l => l.replace(/"time":\d+/, '"time":0'))
-    t.equal(quick, own, `line ${i / 2}`)
-  }
-}
-
-t.test('a request\'s logger writes the lines pino\'s own child writes, byte for byte', async t => {
-  for (const reqId of ['req-1f', 'a"b\\c', 'é🔐\n', '']) {
-    const { lines, quick, own } = bothChildren({ ...(options.logger as Record<string, unknown>) }, reqId)
-    t.not(quick, own)
-    for (const log of [quick, own]) log.info({ req: { headers: { authorization: 'Bearer secret', x: 1 } } }, 'with a redacted field')
-    for (const log of [quick, own]) log.warn({ code: 'GW_X' }, 'a warning')
-    for (const log of [quick, own]) log.child({ more: 1 }).error('a grandchild')
-    for (const log of [quick, own]) writeRequestLine(log, { method: 'POST', route: '/:org/mcp', status: 200, ms: 1 })
-    t.same(quick.bindings(), own.bindings())
-    sameLines(t, lines)
-    t.notMatch(lines.join(''), /secret/)
-    t.equal(JSON.parse(lines[0]).reqId, reqId)
-  }
-})
-
-t.test('a request\'s logger follows its root\'s level, as pino\'s own child does', async t => {
-  const { lines, root, quick, own } = bothChildren({})
-  quick.debug('not written'); own.debug('not written')
-  root.level = 'debug'
-  quick.debug('written'); own.debug('written')
-  t.equal(lines.length, 2)
-  sameLines(t, lines)
-})
-
-t.test('every other request logger is made by pino itself', async t => {
-  const { stream } = capture()
-  const made: unknown[] = []
-  const cases: Array<[string, pino.Logger, Record<string, unknown>, Record<string, unknown>]> = [
-    ['a route\'s own level', pino({}, stream), { reqId: 'r' }, { level: 'warn' }],
-    ['a route\'s serializers', pino({}, stream), { reqId: 'r' }, { serializers: {} }],
-    ['more bindings than the id', pino({}, stream), { reqId: 'r', other: 1 }, {}],
-    ['another id label', pino({}, stream), { requestId: 'r' }, {}],
-    ['an id that is no string', pino({}, stream), { reqId: 7 }, {}],
-    ['an onChild hook', pino({ onChild: c => { made.push(c) } }, stream), { reqId: 'r' }, {}],
-    ['a serializer for reqId', pino({ serializers: { reqId: (v: string) => v.toUpperCase() } }, stream), { reqId: 'r' }, {}],
-    ['redaction of reqId', pino({ redact: ['reqId'] }, stream), { reqId: 'r' }, {}],
-    ['a wildcard redaction', pino({ redact: ['*.secret'] }, stream), { reqId: 'r' }, {}]
-  ]
-  for (const [name, root, bindings, opts] of cases) {
-    const child = requestChildLogger(root, bindings, opts) as pino.Logger
-    t.equal(Object.getPrototypeOf(child), root, name)
-  }
-  t.equal(made.length, 1, 'the onChild hook ran')
-  const child = requestChildLogger(pino({ serializers: { reqId: (v: string) => v.toUpperCase() } }, stream), { reqId: 'r' }, {}) as pino.Logger
-  t.same(child.bindings(), { reqId: 'R' })
-  const other = { child: (b: unknown, o: unknown) => ({ b, o }) }
-  t.same(requestChildLogger(other, { reqId: 'r' }, {}), { b: { reqId: 'r' }, o: {} }, 'a logger not of pino')
-})
-
-t.test('the gateway\'s request logs carry their request\'s id', async t => {
-  const { lines, stream } = capture()
-  const fastify = Fastify({ ...options, logger: { ...(options.logger as Record<string, unknown>), level: 'info', stream } })
-  const parents: unknown[] = []
-  fastify.get('/x', async request => {
-    parents.push(Object.getPrototypeOf(request.log))
-    request.log.info('in the handler')
-    return 'ok'
-  })
-  t.teardown(() => fastify.close())
-  const first = await fastify.inject('/x')
-  const second = await fastify.inject('/x')
-  t.equal(first.statusCode, 200)
-  const ids = lines.map(l => JSON.parse(l)).filter(l => l.msg === 'in the handler').map(l => l.reqId)
-  t.equal(ids.length, 2)
-  t.not(ids[0], ids[1])
-  t.ok(ids.every(id => typeof id === 'string' && id.length > 0))
-  t.equal(second.statusCode, 200)
-  t.ok(parents.every(p => p !== fastify.log && Object.getPrototypeOf(p) === fastify.log), 'made over one child of the root, not by pino each time')
 })
