@@ -602,6 +602,19 @@ two pools, their timeouts and the body timeout alone, each against one plain und
 1.04 and 1.00 ×. Runs of the same A/B move by a few percent, so the pools cost a few percent at
 most, and most of the difference is elsewhere.
 
+On the same day, on an AMD EPYC machine (~200 µs of CPU a request for the bare proxy), an
+experiment not kept in the code: the gateway's proxy plugin forwarding with undici's \`dispatch\`
+and a handler that writes Ragie's answer straight to the response (no reply-from, no undici
+\`request\` stream, no Fastify stream send), with every check, the body tap and the request line
+kept, ran at 1.05 × the bare proxy in two \`npm run bench:hot\` runs of 3 rounds (CPU a request
+167 and 169 µs against the bare proxy's 170 and 176), where the gateway as it is ran at 0.72 and
+0.83 × in the same hour. Keeping reply-from and only writing the answer without Fastify's stream
+send gave 0.80 and 0.90 × (against 0.73 and 0.84 ×). So what the gateway adds to a request is
+about what reply-from's layer and undici's \`request\` stream cost over a plain dispatch. The
+experiment left out what a real forwarder needs (aborting Ragie's request when the client leaves,
+the call body timeout, back-pressure, event-stream tracking, Ragie's 401, error answers), most of
+which costs per event, not per request.
+
 <a id="fixed-rate"></a>At a fixed rate, one proxy at a time, the gateway's p99 is a few ms above the bare proxy's in most rounds, and this
 is not its garbage collector: over 24 s of steady load its scavenges came 3.6 a second with
 pauses of at most 3.9 ms (the bare proxy: 3.0 a second, at most 4.4 ms), and its event loop never
