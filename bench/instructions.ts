@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { HEADERS, ORG, load, startServers, stopChildren } from './harness.ts'
+import { load, startServers, stopChildren, targetsOf } from './harness.ts'
 
 /**
  * `npm run bench:instructions`: machine instructions a request costs in the bare proxy and in the
@@ -66,8 +66,9 @@ function dump (pid: number): Counts {
   for (const line of annotated.split('\n')) {
     const m = /^\s*([\d,]+)\s+([^(]*)/.exec(line)
     if (m === null) continue
-    if (COMPILER.test(m[2])) compiler += Number(m[1].replaceAll(',', ''))
-    else if (GC.test(m[2])) gc += Number(m[1].replaceAll(',', ''))
+    const count = Number(m[1].replaceAll(',', ''))
+    if (COMPILER.test(m[2])) compiler += count
+    else if (GC.test(m[2])) gc += count
   }
   return { events, compiler, gc }
 }
@@ -75,11 +76,9 @@ function dump (pid: number): Counts {
 const figures: Record<string, { all: number, without: number, neither: number }> = {}
 const round = (n: number): string => Math.round(n).toLocaleString('en-US')
 const misses = (c: Counts, name: string): string => round(c.events[name] / COUNTED)
-for (const [name, pid, url, headers] of [
-  ['bare', servers.barePid, `${servers.bareUrl}/${ORG}/mcp/`, servers.auth],
-  ['gateway', servers.gatewayPid, servers.tenantUrl, servers.auth]
-] as const) {
-  const opts = { connections: 10, headers: { ...HEADERS, ...headers } }
+const targets = targetsOf(servers)
+for (const [name, { url, headers, pid }] of [['bare', targets.bare], ['gateway', targets.hot]] as const) {
+  const opts = { connections: 10, headers }
   await load(url, { ...opts, amount: WARM })
   control(['--instr=on'], pid)
   control(['--zero'], pid)

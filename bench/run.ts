@@ -6,7 +6,7 @@ import { renderChart } from './chart.ts'
 import { cpuModel, runningMonitors } from './host.ts'
 import type { AccessMonitor } from './host.ts'
 import { middle, middleBy, percentile } from './stats.ts'
-import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, HEADERS, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stealLedger, stopChildren, token, warmUp } from './harness.ts'
+import { CONNECTIONS, DURATION, MAX_STEAL, ORG, PACED_SECONDS, PACED_SETTLE, PACED_SLICES, PACED_WARMUP, ROOT, ROUNDS, SLICES, STEAL_ATTEMPTS, WARMUP, BODY, describeSteal, fixedRateRounds, hotRounds, load, median, rssMb, startProxies, startStandins, stealLedger, stopChildren, targetsOf, token, warmUp } from './harness.ts'
 import type { LoadResult, StealFigures } from './harness.ts'
 
 /**
@@ -287,8 +287,9 @@ async function main (): Promise<void> {
 
   console.log('5/5 event streams…')
   const sse = await sseLatency({ direct: `${upstream}/mcp/bench/ticker`, bare: `${servers.bareUrl}/${ORG}/mcp/ticker`, gateway: `${servers.gatewayUrl}/${ORG}/mcp/ticker` }, auth, control)
+  const { hot } = targetsOf(servers)
   const idle = await holdIdleStreams(`${servers.gatewayUrl}/${ORG}/mcp/idle`, idleTokens, control, servers.gatewayPid,
-    async () => await load(tenantUrl, { headers: { ...HEADERS, ...auth }, duration: IDLE_HOT_SECONDS }))
+    async () => await load(hot.url, { headers: hot.headers, duration: IDLE_HOT_SECONDS }))
 
   const figures: Figures = {
     date: new Date().toISOString().slice(0, 10),
