@@ -41,6 +41,9 @@ export interface Sandbox {
 /** Thrown for a sandbox setting that cannot work; its message is one line for the terminal. */
 export class SandboxError extends Error {}
 
+// How often a free port is picked again when another process takes it first.
+const FREE_PORT_ATTEMPTS = 5
+
 function resolveUser (choice: string | undefined): AuthKitUser | 'pick' {
   if (choice === undefined || choice === '') return ALICE
   if (choice === 'pick') return 'pick'
@@ -56,9 +59,6 @@ function resolveUser (choice: string | undefined): AuthKitUser | 'pick' {
  */
 export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox> {
   const user = resolveUser(opts.user)
-  // The client checks that the protected resource metadata names the URL it connects to, so the
-  // gateway's BASE_URL needs its real port before it starts.
-  const port = opts.port === undefined ? 3000 : opts.port === 0 ? await freePort() : opts.port
   const [authkit, workos, upstream] = await Promise.all([
     startAuthKit({ users: DEMO_USERS, signInAs: user === 'pick' ? 'pick' : user.id, allowLoopbackClientIds: true, ...opts.authkit }),
     startWorkOS(),
@@ -67,46 +67,55 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
   const closeStandIns = () => Promise.all([authkit.close(), workos.close(), upstream.close()]).then(() => {})
   workos.addMembership({ userId: ALICE.id, organizationId: DEMO_ORG.id, status: 'active', role: 'member' })
 
-  const baseUrl = `http://127.0.0.1:${port}`
-  const env: Record<string, string> = {
-    BASE_URL: baseUrl,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    RAGIE_API_KEY: 'sandbox_ragie_key',
-    RAGIE_MCP_SERVER_URL: upstream.url,
-    WORKOS_API_KEY: 'sk_sandbox_workos_key',
-    WORKOS_AUTHORIZATION_SERVER_URL: authkit.issuer,
-    WORKOS_CLIENT_ID: 'client_sandbox',
-    WORKOS_API_URL: workos.url,
-    MAPPING_FILE: join(import.meta.dirname, 'mapping.json'),
-    LOG_LEVEL: opts.logLevel ?? 'info',
-    // One process, one start: a fresh key is right, and says so instead of warning about it.
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    // Ctrl-C should not wait the production grace period for the Inspector's open stream.
-    SHUTDOWN_GRACE_SECONDS: '1'
-  }
-  const config = loadConfig(env)
-  const app = createServer(config, env, config.logLevel === 'silent' ? false : undefined)
-  try {
-    await app.listen({ port, host: '127.0.0.1' })
-  } catch (err) {
-    await app.close().catch(() => {})
-    await closeStandIns()
-    const code = (err as NodeJS.ErrnoException).code
-    throw new SandboxError(code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another one` : `could not start: ${(err as Error).message}`)
-  }
-  return {
-    baseUrl,
-    mcpUrl: `${baseUrl}/${DEMO_ORG.id}/mcp`,
-    org: DEMO_ORG,
-    signedIn: user === 'pick' ? undefined : user,
-    authkit,
-    workos,
-    upstream,
-    gateway: app,
-    close: async () => {
-      await app.close()
+  // The client checks that the protected resource metadata names the URL it connects to, so the
+  // gateway's BASE_URL needs its real port before it starts. A free port is picked once the
+  // stand-ins listen (before, one of them could be given the port just freed), and picked again
+  // if another process takes it between the pick and the listen.
+  const attempts = opts.port === 0 ? FREE_PORT_ATTEMPTS : 1
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port === undefined ? 3000 : opts.port === 0 ? await freePort() : opts.port
+    const baseUrl = `http://127.0.0.1:${port}`
+    const env: Record<string, string> = {
+      BASE_URL: baseUrl,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      RAGIE_API_KEY: 'sandbox_ragie_key',
+      RAGIE_MCP_SERVER_URL: upstream.url,
+      WORKOS_API_KEY: 'sk_sandbox_workos_key',
+      WORKOS_AUTHORIZATION_SERVER_URL: authkit.issuer,
+      WORKOS_CLIENT_ID: 'client_sandbox',
+      WORKOS_API_URL: workos.url,
+      MAPPING_FILE: join(import.meta.dirname, 'mapping.json'),
+      LOG_LEVEL: opts.logLevel ?? 'info',
+      // One process, one start: a fresh key is right, and says so instead of warning about it.
+      SESSION_SECRET: randomBytes(32).toString('base64url'),
+      // Ctrl-C should not wait the production grace period for the Inspector's open stream.
+      SHUTDOWN_GRACE_SECONDS: '1'
+    }
+    const config = loadConfig(env)
+    const app = createServer(config, env, config.logLevel === 'silent' ? false : undefined)
+    try {
+      await app.listen({ port, host: '127.0.0.1' })
+    } catch (err) {
+      await app.close().catch(() => {})
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE' && attempt < attempts) continue
       await closeStandIns()
+      throw new SandboxError(code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another one` : `could not start: ${(err as Error).message}`)
+    }
+    return {
+      baseUrl,
+      mcpUrl: `${baseUrl}/${DEMO_ORG.id}/mcp`,
+      org: DEMO_ORG,
+      signedIn: user === 'pick' ? undefined : user,
+      authkit,
+      workos,
+      upstream,
+      gateway: app,
+      close: async () => {
+        await app.close()
+        await closeStandIns()
+      }
     }
   }
 }
