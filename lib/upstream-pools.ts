@@ -1,24 +1,24 @@
 import { Dispatcher, Pool, errors } from 'undici'
+import { UpstreamRequest } from './upstream-request.ts'
+import type { AnswerCallback } from './upstream-request.ts'
 
-/** What a request's dispatch is recorded on, to be aborted later (a Fastify request, say). */
+/** What a request's forwarding is recorded on, to be aborted later (a Fastify request, say). */
 export interface DispatchOwner {
-  upstreamDispatch: Dispatcher.DispatchHandler | null
+  upstreamDispatch: UpstreamRequest | null
 }
 
 /**
- * Aborts the upstream request dispatched for `owner`, if one was: at once when it has started,
- * else as soon as it starts (undici's request handler checks its `reason` then). Without it, a call
- * whose client left while Ragie was still working ran on for nobody, holding a connection until
- * Ragie answered. Not through an abort signal: undici's signal path adds a copy of the options,
- * a hook and a listener to every request, for an abort that almost never comes.
+ * Aborts the upstream request forwarded for `owner`, if one was: at once when it has started, else
+ * as soon as it starts (it is then never sent). Without it, a call whose client left while Ragie
+ * was still working ran on for nobody, holding a connection until Ragie answered. Not through an
+ * abort signal: undici's signal path adds a copy of the options, a hook and a listener to every
+ * request, for an abort that almost never comes.
  */
 export function abortDispatch (owner: DispatchOwner): void {
-  const handler = owner.upstreamDispatch as (Dispatcher.DispatchHandler & { abort?: (reason: Error) => void, reason?: Error | null }) | null
+  const handler = owner.upstreamDispatch
   if (handler === null) return
   owner.upstreamDispatch = null
-  const reason = new errors.RequestAbortedError()
-  if (typeof handler.abort === 'function') handler.abort(reason)
-  else handler.reason = reason
+  handler.abort(new errors.RequestAbortedError())
 }
 
 /**
@@ -47,17 +47,26 @@ export class UpstreamPools extends Dispatcher {
   }
 
   /**
-   * Whose the next dispatch is: set just before reply-from's call, which dispatches at once (in
-   * the same tick), so the handler is recorded on it (see `abortDispatch`).
+   * Whose the next `forward` is: set just before reply-from's call, which forwards at once (in the
+   * same tick), so the request is recorded on it (see `abortDispatch`).
    */
   next: DispatchOwner | null = null
 
-  dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  /**
+   * reply-from's one call: undici's `request(options, callback)`, answered by an UpstreamRequest
+   * (lib/upstream-request.ts) in place of undici's own request handler.
+   */
+  forward (options: Dispatcher.RequestOptions, callback: AnswerCallback): void {
+    const handler = new UpstreamRequest(options.method, options.body, callback)
     const owner = this.next
     if (owner !== null) {
       this.next = null
       owner.upstreamDispatch = handler
     }
+    this.dispatch(options, handler)
+  }
+
+  dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return (options.method === 'GET' ? this.events : this.calls).dispatch(options, handler)
   }
 

@@ -9,6 +9,7 @@ import { clientResponseHeaders, isEncoded, upstreamRequestHeaders } from '../lib
 import { createStreamRegistry } from '../lib/streams.ts'
 import { abortDispatch, createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry, TrackOptions } from '../lib/streams.ts'
+import type { AnswerCallback, UpstreamRequest } from '../lib/upstream-request.ts'
 import { clientClosed, gatewayError } from '../lib/errors.ts'
 import { setCorsHeaders } from '../lib/cors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
@@ -22,7 +23,7 @@ declare module 'fastify' {
     /** Set by `upstream.forward`, for reply-from's callbacks. */
     forwarding: Destination | null
     /** Set as the upstream request is dispatched: it is aborted if the client leaves first. */
-    upstreamDispatch: Dispatcher.DispatchHandler | null
+    upstreamDispatch: UpstreamRequest | null
   }
 }
 
@@ -48,7 +49,8 @@ export interface Upstream {
 
 interface UpstreamResponse {
   headers: Record<string, string | string[] | undefined>
-  stream: Readable
+  /** A small answer read whole (lib/upstream-request.ts), or a stream. */
+  stream: Buffer | Readable
 }
 
 /** Ragie gets its own session id back, never the client's wrapped one. */
@@ -114,9 +116,13 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   await fastify.register(replyFrom, {
     base: c.upstreamOrigin,
     disableRequestLogging: true,
-    // reply-from's types name its own copy of undici (7); all it calls on ours is
-    // `request(options, callback)`, which undici 8 takes alike (lib/upstream-pools.ts says why 8).
-    undici: upstreamPools as unknown as FastifyReplyFromOptions['undici']
+    // All reply-from calls on it is `request(options, callback)` (and `destroy` as it closes):
+    // answered by our pools' `forward` (lib/upstream-request.ts), on undici 8 (lib/upstream-pools.ts
+    // says why 8).
+    undici: {
+      request: (options: Dispatcher.RequestOptions, callback: AnswerCallback) => { upstreamPools.forward(options, callback) },
+      destroy: () => upstreamPools.destroy()
+    } as unknown as FastifyReplyFromOptions['undici']
   })
 
   const streams = createStreamRegistry({
@@ -169,7 +175,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       // (`on`: a response is piped to once, and flushHeaders does nothing once they have gone).
       reply.raw.on('pipe', flushHeaders)
       // Admitted when the request came in: a revocation or reload since then ends it as it opens.
-      reply.send(streams.track(res.stream, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt, keepAlive ? undefined : NO_PINGS))
+      reply.send(streams.track(res.stream as Readable, destinationOf(request as FastifyRequest), (request as FastifyRequest).tenant?.admittedAt, keepAlive ? undefined : NO_PINGS))
     },
     onError: (reply, { error }) => {
       // The client left (and its upstream request was aborted for it): no one to answer, nothing
@@ -177,8 +183,9 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       if (reply.raw.destroyed) return reply.send(clientClosed())
       if ((error as { cause?: unknown }).cause instanceof BodyTooLargeError) return reply.send(bodyTooLarge(c.bodyLimit))
       const code = (error as { code?: string }).code ?? ''
-      reply.log.warn({ code, cause: (error as { cause?: { code?: string } }).cause?.code }, 'upstream request failed')
-      reply.send(TIMEOUT_CODES.has(code)
+      const cause = (error as { cause?: { code?: string } }).cause?.code
+      reply.log.warn({ code, cause }, 'upstream request failed')
+      reply.send(TIMEOUT_CODES.has(code) || cause === 'UND_ERR_BODY_TIMEOUT'
         ? gatewayError('GW_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time')
         : gatewayError('GW_UPSTREAM_UNREACHABLE', 'the MCP server could not be reached'))
     }
@@ -190,7 +197,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
    * operator; nothing of Ragie's answer goes on.
    */
   function refused (reply: Parameters<NonNullable<FastifyReplyFromHooks['onResponse']>>[1], res: UpstreamResponse): void {
-    res.stream.destroy()
+    if (!Buffer.isBuffer(res.stream)) res.stream.destroy()
     for (const name in res.headers) reply.removeHeader(name)
     // Among them, perhaps, names of the gateway's own CORS headers: the browser must read the 502.
     const origin = reply.request.headers.origin

@@ -5,6 +5,7 @@ import { build, captureLogs, startFixtures, MEMBER, ORG, STRANGER } from '../hel
 import type { TestContext } from '../helper.ts'
 import { openEventStream, startScriptedUpstream } from '../fixtures/scripted-upstream.ts'
 import type { ScriptedRequest } from '../fixtures/scripted-upstream.ts'
+import { WHOLE_ANSWER_BYTES } from '../../lib/upstream-request.ts'
 
 // Faults not covered elsewhere: JWKS faults are in tenant-jwks.test.ts and health.test.ts, WorkOS
 // down/429/hanging in tenant-membership.test.ts, upstream refused and too slow (502/504) and a
@@ -71,15 +72,31 @@ t.test('upstream reset before answering: 502 JSON', async t => {
   t.equal((await res.json() as { error: string }).error, 'bad_gateway')
 })
 
-t.test('upstream reset in the middle of a JSON answer: the client connection is cut, never a short 200 body taken as whole', async t => {
+t.test('upstream reset in the middle of a small JSON answer (read whole before it is passed on): 502 JSON, never a short 200 body', async t => {
   const { answer, upstream } = await scriptedCall(t, POST_JSON)
   upstream.res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
   upstream.res.write('{"jsonrpc":"2.0","res')
-  const res = await answer
-  t.equal(res.status, 200)
+  await sleep(50)
   upstream.res.socket?.destroy()
-  await t.rejects(res.text(), 'reading the body fails instead of ending early')
+  const res = await answer
+  t.equal(res.status, 502)
+  const body = await res.text()
+  t.equal((JSON.parse(body) as { error: string }).error, 'bad_gateway')
+  t.notMatch(body, /jsonrpc/, 'nothing of the partial answer')
 })
+
+// Streamed as it comes: an answer of unknown length, or of more than WHOLE_ANSWER_BYTES.
+for (const [kind, length] of [['of unknown length', undefined], ['larger than is read whole', String(WHOLE_ANSWER_BYTES + 1)]] as const) {
+  t.test(`upstream reset in the middle of a JSON answer ${kind}: the client connection is cut, never a short 200 body taken as whole`, async t => {
+    const { answer, upstream } = await scriptedCall(t, POST_JSON)
+    upstream.res.writeHead(200, length === undefined ? { 'content-type': 'application/json' } : { 'content-type': 'application/json', 'content-length': length })
+    upstream.res.write('{"jsonrpc":"2.0","res')
+    const res = await answer
+    t.equal(res.status, 200)
+    upstream.res.socket?.destroy()
+    await t.rejects(res.text(), 'reading the body fails instead of ending early')
+  })
+}
 
 t.test('client abort in the middle of a tool call\'s event stream: the upstream request is closed within a second', async t => {
   const f = await startFixtures(t)
