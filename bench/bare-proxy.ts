@@ -1,8 +1,12 @@
 import Fastify from 'fastify'
 import replyFrom from '@fastify/reply-from'
+import type { FastifyReplyFromOptions } from '@fastify/reply-from'
+import type { Dispatcher } from 'undici'
 import type { AddressInfo } from 'node:net'
 import { tuneV8 } from '../lib/v8-flags.ts'
 import { pinTickObjectShape } from '../lib/tick-shape.ts'
+import { createUpstreamPools } from '../lib/upstream-pools.ts'
+import type { AnswerCallback } from '../lib/upstream-request.ts'
 
 /**
  * The ceiling of this stack: Fastify and @fastify/reply-from to the same upstream with the same
@@ -16,9 +20,19 @@ import { pinTickObjectShape } from '../lib/tick-shape.ts'
 tuneV8()
 pinTickObjectShape()
 const app = Fastify({ logger: false })
+const pool = { connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0 }
+// BARE_FORWARDER=gateway: reply-from's `request` answered by the gateway's own handler, as the
+// gateway's proxy plugin does (lib/upstream-request.ts), for a like-for-like comparison of what
+// the gateway adds. By default, undici's own pool: the bare proxy as anyone would write it.
+const upstream = process.env.BARE_FORWARDER === 'gateway' ? createUpstreamPools(process.env.UPSTREAM as string, pool) : null
 await app.register(replyFrom, {
   base: process.env.UPSTREAM,
-  undici: { connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0 }
+  undici: upstream === null
+    ? pool
+    : {
+        request: (options: Dispatcher.RequestOptions, callback: AnswerCallback) => { upstream.forward(options, callback) },
+        destroy: () => upstream.destroy()
+      } as unknown as FastifyReplyFromOptions['undici']
 })
 app.removeAllContentTypeParsers()
 app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })

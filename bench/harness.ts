@@ -185,13 +185,20 @@ export async function startStandins (): Promise<Standins> {
 }
 
 /**
+ * How the bare proxy's reply-from reaches the upstream: undici's own pool (the bare proxy as anyone
+ * would write it, the baseline of the targets), or the gateway's forwarder (lib/upstream-request.ts),
+ * to compare like for like what the gateway adds to a request.
+ */
+export type BareForwarder = 'reply-from' | 'gateway'
+
+/**
  * Starts a bare proxy and a gateway (`server.ts` as production runs it) in front of the stand-ins,
  * and waits until both answer. With BENCH_PROFILE=1 both write a CPU profile when they exit.
  */
-export async function startProxies (s: Standins, wrap: string[] = []): Promise<Proxies> {
+export async function startProxies (s: Standins, wrap: string[] = [], bareForwarder: BareForwarder = 'reply-from'): Promise<Proxies> {
   if (PROFILE) mkdirSync(PROFILE_DIR, { recursive: true })
   const profile = (name: string): string[] => PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${Date.now()}-${name}.cpuprofile`] : []
-  const bare = startChild([...profile('bare'), ...NODE_FLAGS, 'bench/bare-proxy.ts'], { UPSTREAM: s.upstream }, false, wrap)
+  const bare = startChild([...profile('bare'), ...NODE_FLAGS, 'bench/bare-proxy.ts'], { UPSTREAM: s.upstream, BARE_FORWARDER: bareForwarder }, false, wrap)
   const { url: bareUrl } = JSON.parse(await bare.firstLine) as { url: string }
 
   const port = await freePort()
@@ -244,11 +251,12 @@ export interface HotFigures extends PairedRuns {
  * together. Each server's own CPU per request too: on 2 shared cores the throughput ratio also
  * depends on how the scheduler splits them between the runner, the upstream and the proxy.
  */
-export async function hotRounds (s: Standins): Promise<HotFigures> {
+export async function hotRounds (s: Standins, rounds = ROUNDS, bareForwarder: BareForwarder = 'reply-from'): Promise<HotFigures> {
   const cpu = { bare: { seconds: 0, requests: 0 }, hot: { seconds: 0, requests: 0 } }
   const seconds = DURATION / SLICES
   const { bareRuns, hotRuns, steal } = await pairedRounds(s, {
-    rounds: ROUNDS,
+    rounds,
+    bareForwarder,
     slices: SLICES,
     measure: async (side, { url, headers, pid }) => {
       const before = cpuSeconds(pid)
@@ -329,6 +337,8 @@ interface PairedRuns {
 
 interface RoundPlan<R extends LoadResult> {
   rounds: number
+  /** The bare proxy's forwarder: undici's own pool unless said. */
+  bareForwarder?: BareForwarder
   slices: number
   /**
    * Both sides loaded at the same time (in `prepare` and in every slice), rather than in turns:
@@ -356,7 +366,7 @@ async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<
   const together = plan.together === true
 
   for (let round = 0; round < plan.rounds; round++) {
-    const p = await startProxies(s)
+    const p = await startProxies(s, [], plan.bareForwarder)
     await warmUp(s, p)
     const target = targetsOf(p)
     const prepare = plan.prepare

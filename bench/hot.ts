@@ -6,7 +6,8 @@ import { middle } from './stats.ts'
  * `npm run bench:hot`: only the bare proxy against the gateway's hot path, in alternating rounds,
  * for judging a change to the hot path quickly. Prints each round's throughput ratio and each
  * proxy's CPU per request; writes nothing. With BENCH_PROFILE=1 both proxies leave a CPU profile
- * in bench/profiles/ (then `node bench/profile-top.ts`).
+ * in bench/profiles/ (then `node bench/profile-top.ts`); with BENCH_BARE_FORWARDER=gateway the
+ * bare proxy forwards as the gateway does, for what the gateway's checks add like for like.
  */
 function stealLine (steal: StealFigures): string {
   return `host steal over ${MAX_STEAL * 100}%: ${describeSteal(steal)}`
@@ -25,7 +26,8 @@ if (process.env.BENCH_RATE !== undefined) {
   await stopChildren()
   process.exit(0)
 }
-const { bareRuns, hotRuns, cpuPerRequest, steal } = await hotRounds(standins)
+// BENCH_BARE_FORWARDER=gateway: the bare proxy forwards as the gateway does (harness.ts, BareForwarder).
+const { bareRuns, hotRuns, cpuPerRequest, steal } = await hotRounds(standins, ROUNDS, process.env.BENCH_BARE_FORWARDER === 'gateway' ? 'gateway' : 'reply-from')
 for (let i = 0; i < ROUNDS; i++) {
   console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s (p99 ${bareRuns[i].p99} ms), gateway ${hotRuns[i].rps.toFixed(0)} req/s (p99 ${hotRuns[i].p99} ms), ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
 }
