@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
@@ -285,7 +286,11 @@ t.test('SSE_IDLE_TIMEOUT: an upstream stream silent that long is ended cleanly, 
   t.ok(upstream.closed, 'the upstream request was closed')
 })
 
-t.test('a small call answer that stops mid-body (read whole before it is passed on): 504 JSON after SSE_IDLE_TIMEOUT, and the upstream request closed', async t => {
+/**
+ * A call whose upstream answer sends `headers` and the first bytes of its body, then falls
+ * silent, through a gateway with SSE_IDLE_TIMEOUT=1; the gateway's log lines are captured.
+ */
+async function stalledCall (t: Test, headers: Record<string, string>): Promise<{ res: Response, started: number, check: () => Promise<void> }> {
   const f = await startFixtures(t)
   const scripted = await startScriptedUpstream()
   t.teardown(() => scripted.close())
@@ -296,40 +301,36 @@ t.test('a small call answer that stops mid-body (read whole before it is passed 
     method: 'POST', headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
   })
   const upstream = await scripted.next()
-  upstream.res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
+  upstream.res.writeHead(200, headers)
   upstream.res.write('{"jsonrpc":"2.0","id":1,"result":')
   const res = await answer
+  // What both cases end with: the request to Ragie closed, and no token logged.
+  const check = async (): Promise<void> => {
+    await until(() => upstream.closed)
+    t.ok(upstream.closed, 'the upstream request was closed')
+    t.notOk(logs.lines.join('\n').includes(f.token()), 'no token in the logs')
+  }
+  return { res, started, check }
+}
+
+t.test('a small call answer that stops mid-body (read whole before it is passed on): 504 JSON after SSE_IDLE_TIMEOUT, and the upstream request closed', async t => {
+  const { res, started, check } = await stalledCall(t, { 'content-type': 'application/json', 'content-length': '100' })
   t.equal(res.status, 504, 'the answer never began: a timeout')
   const body = await res.text()
   t.equal((JSON.parse(body) as { error: string }).error, 'gateway_timeout')
   t.notMatch(body, /jsonrpc/, 'nothing of the partial answer')
   t.ok(Date.now() - started >= 1000, 'not before SSE_IDLE_TIMEOUT')
   t.ok(Date.now() - started < 10_000, 'cut off, not held')
-  await until(() => upstream.closed)
-  t.ok(upstream.closed, 'the upstream request was closed')
-  t.notOk(logs.lines.join('\n').includes(f.token()), 'no token in the logs')
+  await check()
 })
 
 t.test('a streamed call answer (of unknown length) that stops mid-body is cut off after SSE_IDLE_TIMEOUT, and the upstream request closed', async t => {
-  const f = await startFixtures(t)
-  const scripted = await startScriptedUpstream()
-  t.teardown(() => scripted.close())
-  const logs = captureLogs()
-  const port = await listening(t, { ...f.env, RAGIE_MCP_SERVER_URL: scripted.url, SSE_IDLE_TIMEOUT: '1', SSE_KEEPALIVE: '0', LOG_LEVEL: 'info' }, { logger: { level: 'info', stream: logs.stream } })
-  const answer = fetch(`http://127.0.0.1:${port}/${ORG}/mcp`, {
-    method: 'POST', headers: { authorization: `Bearer ${f.token()}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
-  })
-  const upstream = await scripted.next()
-  upstream.res.writeHead(200, { 'content-type': 'application/json' })
-  upstream.res.write('{"jsonrpc":"2.0","id":1,"result":')
-  const res = await answer
+  const { res, check } = await stalledCall(t, { 'content-type': 'application/json' })
   t.equal(res.status, 200, 'the answer had begun')
   const started = Date.now()
   await t.rejects(res.text(), 'the client sees an incomplete answer, not a complete-looking one')
   t.ok(Date.now() - started < 10_000, 'cut off, not held')
-  await until(() => upstream.closed)
-  t.ok(upstream.closed, 'the upstream request was closed')
-  t.notOk(logs.lines.join('\n').includes(f.token()), 'no token in the logs')
+  await check()
 })
 
 t.test('an event stream answering a call is still ended cleanly by SSE_IDLE_TIMEOUT, not cut off', async t => {
