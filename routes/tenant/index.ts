@@ -34,6 +34,9 @@ const tenant: FastifyPluginAsync = async function (fastify) {
       exposeHeadRoute: false,
       // Not async: the reply is returned as it is, with no promise made for it on every request.
       handler: function (request, reply) {
+        // Fastify reads no body for a GET, so the parser above never sees one: a GET declaring a
+        // body over the limit is refused alike (the body is never read, nor sent to Ragie).
+        if (request.method === 'GET' && declaredTooLarge(request.headers['content-length'], limit)) return reply.send(bodyTooLarge(limit))
         return fastify.upstream.forward(request, reply, (request.tenant as TenantState).destination as Destination)
       }
     })

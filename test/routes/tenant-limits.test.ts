@@ -51,6 +51,22 @@ t.test('a declared body over BODY_LIMIT gets 413 JSON, the connection closed, an
   t.equal(f.upstream.requests[0]?.body?.length, 1024)
 })
 
+t.test('a GET or DELETE declaring a body over BODY_LIMIT, with a content type or none: 413 as for a POST, and nothing upstream', async t => {
+  const f = await startFixtures(t)
+  const port = await listening(t, { ...f.env, BODY_LIMIT: '1024' })
+  for (const method of ['GET', 'DELETE']) {
+    for (const type of [{ 'content-type': 'application/json' }, {}] as Array<Record<string, string>>) {
+      const res = await rawRequest(port, { method, path: ECHO, headers: { authorization: `Bearer ${f.token()}`, ...type }, body: 'x'.repeat(1025) })
+      const what = `${method}${'content-type' in type ? ' with a content type' : ''}`
+      t.equal(res.status, 413, what)
+      t.same(JSON.parse(res.body), { error: 'payload_too_large', error_description: 'the request body may not be larger than 1024 bytes' }, what)
+    }
+  }
+  t.equal(f.upstream.requests.length, 0, 'upstream received nothing')
+  const unauthenticated = await rawRequest(port, { method: 'GET', path: ECHO, headers: {}, body: 'x'.repeat(1025) })
+  t.equal(unauthenticated.status, 401, 'the checks come first, as for a POST')
+})
+
 t.test('the default limit is 4 MiB: a larger declared length is refused before any byte is read', async t => {
   const f = await startFixtures(t)
   const port = await listening(t, f.env)
