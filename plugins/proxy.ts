@@ -89,7 +89,8 @@ const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNEC
 
 /**
  * Streams a request to Ragie with @fastify/reply-from (undici, keep-alive pool): bodies pass
- * unparsed both ways, event streams are tracked so a shutdown can end them cleanly.
+ * unparsed both ways (a small answer of declared length is read whole first and sent in one write:
+ * lib/upstream-request.ts), event streams are tracked so a shutdown can end them cleanly.
  */
 async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   const c = fastify.config
