@@ -18,6 +18,13 @@ const RESULT = JSON.stringify({
   }
 })
 
+/**
+ * BENCH_ANSWER=event-stream: calls are answered with an event stream of one message, as the MCP
+ * SDK's server does by default, in place of JSON of declared length (what the issue's benchmark
+ * asks for). For `npm run bench:hot`.
+ */
+const EVENT_STREAM_ANSWERS = process.env.BENCH_ANSWER === 'event-stream'
+
 const streams = new Set<ServerResponse>()
 const tickers = new Set<ServerResponse>()
 const workosCalls = new Map<string, number>()
@@ -41,6 +48,12 @@ function upstream (req: IncomingMessage, res: ServerResponse): void {
   }
   req.resume()
   req.on('end', () => {
+    if (EVENT_STREAM_ANSWERS) {
+      // As the official MCP SDK's server answers a call by default: an event stream of one message.
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+      res.end(`event: message\ndata: ${RESULT}\n\n`)
+      return
+    }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(RESULT) })
     res.end(RESULT)
   })

@@ -1,4 +1,3 @@
-import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { createEventBoundary } from './sse.ts'
 
@@ -30,6 +29,23 @@ export interface TrackOptions {
   keepAlive?: boolean
 }
 
+/**
+ * An upstream event stream as the proxy relays it (lib/upstream-request.ts): the very stream the
+ * client is sent, with two more powers than a Readable, so that the registry needs no stream of
+ * its own in between (a Transform and a second pipe a stream cost a POST answered with an event
+ * stream about a third of its CPU).
+ */
+export interface RelayedStream extends Readable {
+  /**
+   * Ends it where it stands: what it holds still reaches the client, then a clean end of body (an
+   * SSE client reconnects, with Last-Event-ID, and drops a partial event); the request behind it
+   * is closed. Nothing once it has ended.
+   */
+  endCleanly: () => void
+  /** Adds bytes of the gateway's own (a ping) after what it holds; false once it has ended. */
+  relay: (chunk: Buffer) => boolean
+}
+
 /** Whose a stream is: the token's user, in the URL's organization. */
 export interface StreamOwner {
   userId: string
@@ -42,11 +58,12 @@ export interface StreamOwner {
  */
 export interface StreamRegistry {
   /**
-   * Wraps an upstream event stream: what the client is sent, and what the `end*` methods can end.
+   * Tracks an upstream event stream, and returns it: what the client is sent, and what the `end*`
+   * methods can end. Attach its reader in the same tick (it flows from the next).
    * `admittedAt` (the `now` clock) is when its request came in: ended at once if the owner's
    * streams were ended since.
    */
-  track: (upstream: Readable, owner: StreamOwner, admittedAt?: number, options?: TrackOptions) => Readable
+  track: (stream: RelayedStream, owner: StreamOwner, admittedAt?: number, options?: TrackOptions) => RelayedStream
   /**
    * Ends every open stream with a clean end of body (the client may reconnect elsewhere), and
    * every one admitted before now that opens later.
@@ -68,13 +85,11 @@ interface OpenStream {
   owner: StreamOwner
 }
 
-function ignore (): void {}
-
 const ALL_ORGS = ''
 
 /** Creates an empty registry. */
 export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveMs: 0, idleTimeoutMs: 0 }): StreamRegistry {
-  const open = new Map<Transform, OpenStream>()
+  const open = new Map<RelayedStream, OpenStream>()
   const now = opts.now ?? (() => performance.now())
   const rememberMs = opts.rememberMs ?? 10 * 60_000
   // When each user's streams (per organization, or ALL_ORGS) and each organization's were last
@@ -99,53 +114,65 @@ export function createStreamRegistry (opts: StreamRegistryOptions = { keepAliveM
     return Math.max(byOrg.get(owner.org) ?? -Infinity, byOrg.get(ALL_ORGS) ?? -Infinity) >= admittedAt
   }
 
-  function track (upstream: Readable, owner: StreamOwner, admittedAt?: number, options?: TrackOptions): Readable {
+  function track (stream: RelayedStream, owner: StreamOwner, admittedAt?: number, options?: TrackOptions): RelayedStream {
     const keepAliveMs = options?.keepAlive === false ? 0 : opts.keepAliveMs
+    const idleMs = opts.idleTimeoutMs
     const boundary = createEventBoundary()
-    const timers: NodeJS.Timeout[] = []
-    const client = new Transform({
-      transform (chunk: Buffer, _encoding, done) {
-        if (keepAliveMs > 0) boundary.feed(chunk)
-        for (const timer of timers) timer.refresh()
-        done(null, chunk)
-      }
-    })
+    // One timer a stream, for both pings and the idle end, and not put back for every chunk: a
+    // chunk only notes the time (performance.now), and the timer, when it fires, does what is due
+    // and is set again for what is next.
+    let seen = performance.now()
+    // When a ping was last due (sent, or held back inside an event).
+    let pinged = seen
+    let timer: NodeJS.Timeout | null = null
+
+    function release (): void {
+      open.delete(stream)
+      if (timer !== null) clearTimeout(timer)
+      timer = null
+    }
 
     // A clean end of body, never an error: an SSE client reconnects (with Last-Event-ID) after it,
     // and a partial event is simply dropped by its parser.
     function end (): void {
-      if (!open.delete(client)) return
-      for (const timer of timers) clearTimeout(timer)
-      // Undici reports a destroyed body as aborted: that is ours, not a failure to pass on.
-      upstream.off('error', end)
-      upstream.on('error', ignore)
-      upstream.unpipe(client)
-      upstream.destroy()
-      client.end()
+      if (!open.has(stream)) return
+      release()
+      stream.endCleanly()
     }
 
-    if (keepAliveMs > 0) {
-      const keepAlive: NodeJS.Timeout = setTimeout(function ping () {
-        if (boundary.between && client.writable) client.push(PING)
-        keepAlive.refresh()
-      }, keepAliveMs)
-      timers.push(keepAlive)
+    function schedule (t: number): void {
+      let next = Infinity
+      if (idleMs > 0) next = seen + idleMs
+      if (keepAliveMs > 0) next = Math.min(next, Math.max(seen, pinged) + keepAliveMs)
+      if (next !== Infinity) timer = setTimeout(check, Math.max(1, Math.ceil(next - t)))
     }
-    if (opts.idleTimeoutMs > 0) timers.push(setTimeout(end, opts.idleTimeoutMs))
 
+    function check (): void {
+      timer = null
+      const t = performance.now()
+      if (idleMs > 0 && t - seen >= idleMs) return end()
+      if (keepAliveMs > 0 && t - Math.max(seen, pinged) >= keepAliveMs) {
+        // Only between events, and only with nothing still waiting for a slow client.
+        if (boundary.between && stream.readableLength === 0) stream.relay(PING)
+        pinged = t
+      }
+      schedule(t)
+    }
+
+    schedule(seen)
     // The owner's two ids only, not the object given (a request's destination, with its key).
-    open.set(client, { end, owner: { userId: owner.userId, org: owner.org } })
-    // Upstream reset mid-stream: the client still gets a clean end.
-    upstream.on('error', end)
-    // The client went away or the stream finished: release the upstream request and the timers.
-    client.on('close', () => {
-      open.delete(client)
-      for (const timer of timers) clearTimeout(timer)
-      if (!upstream.destroyed) upstream.destroy()
+    open.set(stream, { end, owner: { userId: owner.userId, org: owner.org } })
+    // Each upstream chunk as the client is sent it (a paused read, a slow client, is no silence):
+    // where the events stand, and when it came. A ping of ours is no sign of life.
+    stream.on('data', (chunk: Buffer) => {
+      if (chunk === PING) return
+      if (keepAliveMs > 0) boundary.feed(chunk)
+      seen = performance.now()
     })
-    upstream.pipe(client)
+    // Ended, failed, or the client went away (its destroy closes the upstream request): released.
+    stream.on('close', release)
     if (admittedAt !== undefined && endedSince(owner, admittedAt)) end()
-    return client
+    return stream
   }
 
   function endWhere (test: (owner: StreamOwner) => boolean): number {

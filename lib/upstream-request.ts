@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import { errors } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { RelayedStream } from './streams.ts'
 
 /**
  * An answer of at most this many bytes, with a declared length and not an event stream, is read
@@ -18,7 +19,7 @@ export interface UpstreamAnswer {
   statusCode: number
   headers: IncomingHttpHeaders
   /** The whole body when it was read whole, else a stream of it. */
-  body: Buffer | Readable
+  body: Buffer | AnswerBody
 }
 
 export type AnswerCallback = (err: Error | null, answer?: UpstreamAnswer) => void
@@ -48,14 +49,35 @@ function dropBody (body: Readable, err: Error): void {
   body.destroy(err)
 }
 
-/** An answer's body as a stream: reading resumes the connection, destroying it aborts the request. */
-class AnswerBody extends Readable {
+/**
+ * An answer's body as a stream: reading resumes the connection, destroying it aborts the request.
+ * An event stream's can be ended cleanly, and ends cleanly when the connection fails, as a
+ * RelayedStream (lib/streams.ts).
+ */
+export class AnswerBody extends Readable implements RelayedStream {
   controller: Dispatcher.DispatchController
+  /** Its end has been pushed (or it failed): nothing more goes in. */
   ended = false
+  /** An event stream: a failure upstream ends it cleanly (see `endCleanly`), not with an error. */
+  readonly endsCleanly: boolean
 
-  constructor (controller: Dispatcher.DispatchController) {
+  constructor (controller: Dispatcher.DispatchController, endsCleanly: boolean) {
     super()
     this.controller = controller
+    this.endsCleanly = endsCleanly
+  }
+
+  endCleanly (): void {
+    if (this.ended) return
+    this.ended = true
+    this.push(null)
+    this.controller.abort(new errors.RequestAbortedError())
+  }
+
+  relay (chunk: Buffer): boolean {
+    if (this.ended || this.destroyed) return false
+    this.push(chunk)
+    return true
   }
 
   override _read (): void {
@@ -63,7 +85,10 @@ class AnswerBody extends Readable {
   }
 
   override _destroy (err: Error | null, callback: (err: Error | null) => void): void {
-    if (!this.ended) this.controller.abort(err ?? new errors.RequestAbortedError())
+    if (!this.ended) {
+      this.ended = true
+      this.controller.abort(err ?? new errors.RequestAbortedError())
+    }
     callback(err)
   }
 }
@@ -115,7 +140,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     }
     const callback = this.callback as AnswerCallback
     this.callback = null
-    const res = this.res = new AnswerBody(controller)
+    const type = headers['content-type']
+    const res = this.res = new AnswerBody(controller, typeof type === 'string' && type.startsWith('text/event-stream'))
     callback(null, { statusCode, headers, body: res })
   }
 
@@ -148,10 +174,14 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
       queueMicrotask(() => { callback(err) })
     }
     const res = this.res
-    if (res !== null) {
+    if (res !== null && !res.ended) {
       this.res = null
-      res.ended = true
-      queueMicrotask(() => { res.on('error', ignore).destroy(err) })
+      // An event stream: what came reaches the client, then a clean end (it reconnects).
+      if (res.endsCleanly) res.endCleanly()
+      else {
+        res.ended = true
+        queueMicrotask(() => { res.on('error', ignore).destroy(err) })
+      }
     }
     const body = this.requestBody
     if (body instanceof Readable) {

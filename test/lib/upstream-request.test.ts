@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { abortDispatch, createUpstreamPools } from '../../lib/upstream-pools.ts'
 import type { DispatchOwner } from '../../lib/upstream-pools.ts'
 import { WHOLE_ANSWER_BYTES, readWhole } from '../../lib/upstream-request.ts'
-import type { UpstreamAnswer } from '../../lib/upstream-request.ts'
+import type { AnswerBody, UpstreamAnswer } from '../../lib/upstream-request.ts'
 import { listen } from '../fixtures/listen.ts'
 import { until } from '../fixtures/until.ts'
 import type { TestContext } from '../helper.ts'
@@ -169,8 +169,8 @@ t.test('abortDispatch while waiting for the answer, or for the rest of a small a
 })
 
 t.test('a streamed answer: abortDispatch, or its reader leaving, closes the upstream request', async t => {
-  const { pools, closed } = await setup(t, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' })
+  const { pools, closed } = await setup(t, (req, res) => {
+    res.writeHead(200, { 'content-type': req.url === '/aborted-events' ? 'text/event-stream' : 'application/octet-stream' })
     res.write(': open\n\n')
   })
   const owner: DispatchOwner = { upstreamDispatch: null }
@@ -181,6 +181,12 @@ t.test('a streamed answer: abortDispatch, or its reader leaving, closes the upst
   abortDispatch(owner)
   t.match((await failed)[0], { code: 'UND_ERR_ABORTED' }, 'the body fails')
   await until(() => closed.some(req => req.url === '/aborted'))
+
+  const events = await forward(pools, { path: '/aborted-events', method: 'GET' }, owner)
+  await until(() => (events.body as Readable).readableLength > 0)
+  abortDispatch(owner)
+  t.equal(await text(events.body), ': open\n\n', 'an event stream ends cleanly instead')
+  await until(() => closed.some(req => req.url === '/aborted-events'))
 
   const left = await forward(pools, { path: '/left', method: 'GET' })
   const leftBody = left.body as Readable
@@ -198,4 +204,33 @@ t.test('an upstream that cannot be reached: the callback gets the error, and a r
   await t.rejects(forward(dead, { path: '/', method: 'POST', body }), { code: 'ECONNREFUSED' })
   await until(() => body.destroyed)
   t.ok(body.destroyed, 'the request body was destroyed')
+})
+
+t.test('an event stream that fails upstream mid-stream ends cleanly, with what came; another answer fails', async t => {
+  const { pools } = await setup(t, (req, res) => {
+    res.writeHead(200, { 'content-type': req.url === '/events' ? 'text/event-stream' : 'application/json' })
+    res.write(req.url === '/events' ? 'data: 1\n\ndata: par' : '{"jsonrpc":')
+    setTimeout(() => res.socket?.destroy(), 30)
+  })
+  const events = await forward(pools, { path: '/events', method: 'GET' })
+  t.equal(await text(events.body), 'data: 1\n\ndata: par', 'a clean end of body: the client drops the partial event and reconnects')
+  const json = await forward(pools, { path: '/json', method: 'POST', body: '{}' })
+  await t.rejects(text(json.body), { code: 'UND_ERR_SOCKET' }, 'a JSON answer cut short fails: never a complete-looking one')
+})
+
+t.test('endCleanly: what the stream holds still arrives, then a clean end, and the upstream request is closed; relay adds bytes until then', async t => {
+  const { pools, closed } = await setup(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.write('data: 1\n\n')
+  })
+  const answer = await forward(pools, { path: '/', method: 'GET' })
+  const body = answer.body as AnswerBody
+  await until(() => body.readableLength > 0)
+  t.ok(body.relay(Buffer.from(': ping\n\n')), 'relayed while open')
+  body.endCleanly()
+  t.notOk(body.relay(Buffer.from(': ping\n\n')), 'nothing once ended')
+  body.endCleanly()
+  t.equal(await text(body), 'data: 1\n\n: ping\n\n', 'what it held, then the end')
+  await until(() => closed.length === 1)
+  t.equal(closed.length, 1, 'the upstream request was closed')
 })
