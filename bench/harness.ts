@@ -251,12 +251,13 @@ export interface HotFigures extends PairedRuns {
  * together. Each server's own CPU per request too: on 2 shared cores the throughput ratio also
  * depends on how the scheduler splits them between the runner, the upstream and the proxy.
  */
-export async function hotRounds (s: Standins, rounds = ROUNDS, bareForwarder: BareForwarder = 'reply-from'): Promise<HotFigures> {
+export async function hotRounds (s: Standins, rounds = ROUNDS, bareForwarder: BareForwarder = 'reply-from', answer: Answer = 'json'): Promise<HotFigures> {
   const cpu = { bare: { seconds: 0, requests: 0 }, hot: { seconds: 0, requests: 0 } }
   const seconds = DURATION / SLICES
   const { bareRuns, hotRuns, steal } = await pairedRounds(s, {
     rounds,
     bareForwarder,
+    rest: answer === 'event-stream' ? 'call-stream' : '',
     slices: SLICES,
     measure: async (side, { url, headers, pid }) => {
       const before = cpuSeconds(pid)
@@ -278,14 +279,20 @@ export interface Target {
   pid: number
 }
 
-/** Each side of a pair of proxies, with the very requests both get (the hot path's token included). */
-export function targetsOf (p: Proxies): Record<Side, Target> {
+/**
+ * Each side of a pair of proxies, with the very requests both get (the hot path's token included),
+ * to `/<org>/mcp/<rest>` (`call-stream`: calls the stand-in answers with an event stream).
+ */
+export function targetsOf (p: Proxies, rest = ''): Record<Side, Target> {
   const headers = { ...HEADERS, ...p.auth }
   return {
-    bare: { url: `${p.bareUrl}/${ORG}/mcp/`, headers, pid: p.barePid },
-    hot: { url: p.tenantUrl, headers, pid: p.gatewayPid }
+    bare: { url: `${p.bareUrl}/${ORG}/mcp/${rest}`, headers, pid: p.barePid },
+    hot: { url: `${p.tenantUrl}${rest}`, headers, pid: p.gatewayPid }
   }
 }
+
+/** How the stand-in answers the hot path's calls: JSON of declared length, or an event stream of one message. */
+export type Answer = 'json' | 'event-stream'
 
 /** What the host took (steal) from the slices of a set of rounds. */
 export interface StealFigures {
@@ -339,6 +346,8 @@ interface RoundPlan<R extends LoadResult> {
   rounds: number
   /** The bare proxy's forwarder: undici's own pool unless said. */
   bareForwarder?: BareForwarder
+  /** What follows `/<org>/mcp/` in the measured requests (see targetsOf). */
+  rest?: string
   slices: number
   /**
    * Both sides loaded at the same time (in `prepare` and in every slice), rather than in turns:
@@ -367,8 +376,8 @@ async function pairedRounds<R extends LoadResult> (s: Standins, plan: RoundPlan<
 
   for (let round = 0; round < plan.rounds; round++) {
     const p = await startProxies(s, [], plan.bareForwarder)
-    await warmUp(s, p)
-    const target = targetsOf(p)
+    await warmUp(s, p, plan.rest)
+    const target = targetsOf(p, plan.rest)
     const prepare = plan.prepare
     if (prepare !== undefined) {
       for (const sides of roundSteps(round, 1, together)) await Promise.all(sides.map(side => prepare(side, target[side])))
@@ -433,9 +442,9 @@ export async function fixedRateRounds (s: Standins, rate: number, rounds: number
  * the same stream code). With one warm-up, that fell in the gateway's first measured slice,
  * which then ran at a third of its speed for its first second.
  */
-export async function warmUp (s: Standins, p: Proxies): Promise<void> {
+export async function warmUp (s: Standins, p: Proxies, rest = ''): Promise<void> {
   await load(`${s.upstream}/mcp/bench/`, { duration: 1 })
-  const { bare, hot } = targetsOf(p)
+  const { bare, hot } = targetsOf(p, rest)
   for (let pass = 0; pass < 2; pass++) {
     for (const target of [bare, hot]) await load(target.url, { duration: WARMUP / 2, headers: target.headers })
   }

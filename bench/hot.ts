@@ -27,7 +27,8 @@ if (process.env.BENCH_RATE !== undefined) {
   process.exit(0)
 }
 // BENCH_BARE_FORWARDER=gateway: the bare proxy forwards as the gateway does (harness.ts, BareForwarder).
-const { bareRuns, hotRuns, cpuPerRequest, steal } = await hotRounds(standins, ROUNDS, process.env.BENCH_BARE_FORWARDER === 'gateway' ? 'gateway' : 'reply-from')
+// BENCH_ANSWER=event-stream: calls answered with an event stream of one message (harness.ts, Answer).
+const { bareRuns, hotRuns, cpuPerRequest, steal } = await hotRounds(standins, ROUNDS, process.env.BENCH_BARE_FORWARDER === 'gateway' ? 'gateway' : 'reply-from', process.env.BENCH_ANSWER === 'event-stream' ? 'event-stream' : 'json')
 for (let i = 0; i < ROUNDS; i++) {
   console.log(`round ${i + 1}: bare ${bareRuns[i].rps.toFixed(0)} req/s (p99 ${bareRuns[i].p99} ms), gateway ${hotRuns[i].rps.toFixed(0)} req/s (p99 ${hotRuns[i].p99} ms), ratio ${(hotRuns[i].rps / bareRuns[i].rps).toFixed(2)}`)
 }

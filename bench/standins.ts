@@ -19,11 +19,11 @@ const RESULT = JSON.stringify({
 })
 
 /**
- * BENCH_ANSWER=event-stream: calls are answered with an event stream of one message, as the MCP
- * SDK's server does by default, in place of JSON of declared length (what the issue's benchmark
- * asks for). For `npm run bench:hot`.
+ * A call to a path ending in `/call-stream` is answered with an event stream of one message, as
+ * the official MCP SDK's server answers calls by default, in place of JSON of declared length
+ * (what the issue's benchmark asks for).
  */
-const EVENT_STREAM_ANSWERS = process.env.BENCH_ANSWER === 'event-stream'
+const CALL_STREAM = '/call-stream'
 
 const streams = new Set<ServerResponse>()
 const tickers = new Set<ServerResponse>()
@@ -48,7 +48,7 @@ function upstream (req: IncomingMessage, res: ServerResponse): void {
   }
   req.resume()
   req.on('end', () => {
-    if (EVENT_STREAM_ANSWERS) {
+    if (url.pathname.endsWith(CALL_STREAM)) {
       // As the official MCP SDK's server answers a call by default: an event stream of one message.
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
       res.end(`event: message\ndata: ${RESULT}\n\n`)
