@@ -1,12 +1,9 @@
 import Fastify from 'fastify'
 import replyFrom from '@fastify/reply-from'
-import type { FastifyReplyFromOptions } from '@fastify/reply-from'
-import type { Dispatcher } from 'undici'
 import type { AddressInfo } from 'node:net'
 import { tuneV8 } from '../lib/v8-flags.ts'
 import { pinTickObjectShape } from '../lib/tick-shape.ts'
 import { createUpstreamPools } from '../lib/upstream-pools.ts'
-import type { AnswerCallback } from '../lib/upstream-request.ts'
 
 /**
  * The ceiling of this stack: Fastify and @fastify/reply-from to the same upstream with the same
@@ -27,12 +24,7 @@ const pool = { connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyT
 const upstream = process.env.BARE_FORWARDER === 'gateway' ? createUpstreamPools(process.env.UPSTREAM as string, pool) : null
 await app.register(replyFrom, {
   base: process.env.UPSTREAM,
-  undici: upstream === null
-    ? pool
-    : {
-        request: (options: Dispatcher.RequestOptions, callback: AnswerCallback) => { upstream.forward(options, callback) },
-        destroy: () => upstream.destroy()
-      } as unknown as FastifyReplyFromOptions['undici']
+  undici: upstream === null ? pool : upstream.forReplyFrom()
 })
 app.removeAllContentTypeParsers()
 app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })

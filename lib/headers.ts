@@ -91,6 +91,11 @@ export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, apiKey: s
   return out
 }
 
+/** True for an answer that is an event stream (`Content-Type: text/event-stream`, with parameters or not). */
+export function isEventStream (contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && contentType.startsWith('text/event-stream')
+}
+
 /**
  * The headers the client receives: Ragie's minus cookies, hop-by-hop, its auth challenge and CORS
  * (the gateway owns its CORS policy), and event streams marked never to be buffered.
@@ -105,8 +110,7 @@ export function clientResponseHeaders (incoming: Record<string, string | string[
   // Ragie's Vary would replace the gateway's own (`Origin`, with CORS): a cache shared by several
   // origins could then hand one origin's answer to another. Both are kept.
   if (varyOn !== undefined && out.vary !== undefined) out.vary = withVary(out.vary, varyOn)
-  const type = incoming['content-type']
-  if (typeof type === 'string' && type.startsWith('text/event-stream')) {
+  if (isEventStream(incoming['content-type'])) {
     out['x-accel-buffering'] = 'no'
     out['cache-control'] ??= 'no-cache'
   }

@@ -1,6 +1,7 @@
 import { Dispatcher, Pool, errors } from 'undici'
 import { UpstreamRequest } from './upstream-request.ts'
 import type { AnswerCallback } from './upstream-request.ts'
+import type { FastifyReplyFromOptions } from '@fastify/reply-from'
 
 /** What a request's forwarding is recorded on, to be aborted later (a Fastify request, say). */
 export interface DispatchOwner {
@@ -64,6 +65,18 @@ export class UpstreamPools extends Dispatcher {
       owner.upstreamDispatch = handler
     }
     this.dispatch(options, handler)
+  }
+
+  /**
+   * What reply-from's `undici` option is given: all reply-from calls on it is
+   * `request(options, callback)`, answered by `forward`, and `destroy` as it closes. (reply-from's
+   * types name its own copy of undici, 7: these pools are undici 8, see above why.)
+   */
+  forReplyFrom (): FastifyReplyFromOptions['undici'] {
+    return {
+      request: (options: Dispatcher.RequestOptions, callback: AnswerCallback) => { this.forward(options, callback) },
+      destroy: () => this.destroy()
+    } as unknown as FastifyReplyFromOptions['undici']
   }
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {

@@ -5,6 +5,7 @@ import { errors } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { RelayedStream } from './streams.ts'
+import { isEventStream } from './headers.ts'
 
 /**
  * An answer of at most this many bytes, with a declared length and not an event stream, is read
@@ -33,8 +34,7 @@ export function readWhole (method: string, headers: IncomingHttpHeaders): boolea
   if (typeof length !== 'string' || length.length > 6) return false
   const bytes = Number(length)
   if (!(bytes <= WHOLE_ANSWER_BYTES)) return false
-  const type = headers['content-type']
-  return !(typeof type === 'string' && type.startsWith('text/event-stream'))
+  return !isEventStream(headers['content-type'])
 }
 
 /**
@@ -140,8 +140,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     }
     const callback = this.callback as AnswerCallback
     this.callback = null
-    const type = headers['content-type']
-    const res = this.res = new AnswerBody(controller, typeof type === 'string' && type.startsWith('text/event-stream'))
+    const res = this.res = new AnswerBody(controller, isEventStream(headers['content-type']))
     callback(null, { statusCode, headers, body: res })
   }
 

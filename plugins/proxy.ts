@@ -1,14 +1,14 @@
 import fp from 'fastify-plugin'
 import replyFrom from '@fastify/reply-from'
-import type { Dispatcher, Pool } from 'undici'
-import type { FastifyReplyFromHooks, FastifyReplyFromOptions } from '@fastify/reply-from'
+import type { Pool } from 'undici'
+import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { clientResponseHeaders, isEncoded, upstreamRequestHeaders } from '../lib/headers.ts'
+import { clientResponseHeaders, isEncoded, isEventStream, upstreamRequestHeaders } from '../lib/headers.ts'
 import { createStreamRegistry } from '../lib/streams.ts'
 import { abortDispatch, createUpstreamPools } from '../lib/upstream-pools.ts'
 import type { StreamRegistry, TrackOptions } from '../lib/streams.ts'
-import type { AnswerBody, AnswerCallback, UpstreamRequest } from '../lib/upstream-request.ts'
+import type { AnswerBody, UpstreamRequest } from '../lib/upstream-request.ts'
 import { clientClosed, gatewayError } from '../lib/errors.ts'
 import { setCorsHeaders } from '../lib/cors.ts'
 import { BodyTooLargeError, bodyTooLarge } from '../lib/limits.ts'
@@ -93,8 +93,10 @@ function flushHeadersSoon (this: ServerResponse): void {
   setImmediate(flushHeaders, this)
 }
 
-// reply-from's codes for "too slow": its own for headers, undici's for the connection (TCP + TLS).
-const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
+// The codes of "too slow", on reply-from's error or on undici's beneath it (its cause): reply-from's
+// own for headers, undici's for the connection (TCP + TLS), and undici's for a call's answer that
+// stalled before it was passed on (a small one, read whole: lib/upstream-request.ts).
+const TIMEOUT_CODES = new Set(['FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 /**
  * Streams a request to Ragie with @fastify/reply-from (undici, keep-alive pool): bodies pass
@@ -126,13 +128,8 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
   await fastify.register(replyFrom, {
     base: c.upstreamOrigin,
     disableRequestLogging: true,
-    // All reply-from calls on it is `request(options, callback)` (and `destroy` as it closes):
-    // answered by our pools' `forward` (lib/upstream-request.ts), on undici 8 (lib/upstream-pools.ts
-    // says why 8).
-    undici: {
-      request: (options: Dispatcher.RequestOptions, callback: AnswerCallback) => { upstreamPools.forward(options, callback) },
-      destroy: () => upstreamPools.destroy()
-    } as unknown as FastifyReplyFromOptions['undici']
+    // Answered by our pools' own handler (lib/upstream-request.ts), on undici 8.
+    undici: upstreamPools.forReplyFrom()
   })
 
   const streams = createStreamRegistry({
@@ -166,9 +163,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
     onResponse: (request, reply, raw) => {
       const res = raw as unknown as UpstreamResponse
       if (reply.statusCode === 401) return refused(reply, res)
-      const type = res.headers['content-type']
-      const isStream = typeof type === 'string' && type.startsWith('text/event-stream')
-      if (!isStream) {
+      if (!isEventStream(res.headers['content-type'])) {
         reply.send(res.stream)
         return
       }
@@ -195,7 +190,7 @@ async function proxyPlugin (fastify: FastifyInstance): Promise<void> {
       const code = (error as { code?: string }).code ?? ''
       const cause = (error as { cause?: { code?: string } }).cause?.code
       reply.log.warn({ code, cause }, 'upstream request failed')
-      reply.send(TIMEOUT_CODES.has(code) || cause === 'UND_ERR_BODY_TIMEOUT'
+      reply.send(TIMEOUT_CODES.has(code) || (cause !== undefined && TIMEOUT_CODES.has(cause))
         ? gatewayError('GW_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time')
         : gatewayError('GW_UPSTREAM_UNREACHABLE', 'the MCP server could not be reached'))
     }
